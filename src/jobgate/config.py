@@ -1,0 +1,241 @@
+"""Settings from a TOML file with ``${VAR}`` taken from the environment.
+
+Every mistake raises ``ConfigError`` whose text is one line naming the file, the source and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jobgate.domain import Provider
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``str()`` is the one line to show the operator."""
+
+    def __init__(
+        self, file: str, message: str, *, source: str | None = None, key: str | None = None
+    ) -> None:
+        where = file
+        if source is not None:
+            where += f": [sources.{source}]"
+        if key is not None:
+            where += f" {key}" if source is not None else f": {key}"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    graphiql: bool = True
+    introspection: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    request_timeout: float = 30.0
+    max_ids: int = 100
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_body_bytes: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    name: str
+    provider: Provider
+    base_url: str
+    token: str | None = field(default=None, repr=False)
+    auth_header: str = "bearer"
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    customer_id: str | None = None
+    token_url: str | None = None
+    timeout: float = 10.0
+    connect_timeout: float = 3.0
+    max_concurrency: int = 16
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a response or a log line."""
+        return tuple(s for s in (self.token, self.client_secret) if s)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings
+    sources: Mapping[str, SourceSettings]
+    file: str | None = None
+    demo: bool = False
+
+
+_COMMON_KEYS = {"provider", "base_url", "timeout", "connect_timeout", "max_concurrency"}
+# Per provider: (required keys, optional keys) beyond the common ones.
+_PROVIDER_KEYS: dict[Provider, tuple[frozenset[str], frozenset[str]]] = {
+    Provider.CONTENT_HUB: (frozenset({"token"}), frozenset({"auth_header"})),
+    Provider.BIGCHANGE: (
+        frozenset({"client_id", "client_secret", "customer_id"}),
+        frozenset({"token_url"}),
+    ),
+    Provider.DATA_CLOUD: (frozenset({"token"}), frozenset()),
+    Provider.WORKFLOW_MANAGER: (frozenset({"token"}), frozenset()),
+}
+_AUTH_HEADERS = {"bearer", "x-auth-token"}
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(file, f"cannot read the file ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(file, "the file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, f"invalid TOML: {exc}") from None
+    return parse_settings(data, file, os.environ if environ is None else environ)
+
+
+def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str]) -> Settings:
+    unknown = set(data) - {"server", "sources"}
+    if unknown:
+        raise ConfigError(file, "unknown table or key", key=sorted(unknown)[0])
+    server = _server(_table(data.get("server", {}), file, "server"), file, environ)
+    sources_table = _table(data.get("sources", {}), file, "sources")
+    if not sources_table:
+        raise ConfigError(file, "no [sources.<name>] table: configure at least one source")
+    sources = {
+        name: _source(name, _table(body, file, f"sources.{name}"), file, environ)
+        for name, body in sources_table.items()
+    }
+    return Settings(server=server, sources=sources, file=file)
+
+
+def _table(value: Any, file: str, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(file, "must be a table", key=where)
+    return value
+
+
+def _expand(value: Any, file: str, source: str | None, key: str, environ: Mapping[str, str]) -> Any:
+    if not isinstance(value, str):
+        return value
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise ConfigError(
+                file, f"environment variable {name} is not set", source=source, key=key
+            )
+        return environ[name]
+
+    return _VAR.sub(lookup, value)
+
+
+_SERVER_TYPES: dict[str, type] = {
+    "graphiql": bool,
+    "introspection": bool,
+    "host": str,
+    "port": int,
+    "request_timeout": float,
+    "max_ids": int,
+    "max_depth": int,
+    "max_aliases": int,
+    "max_tokens": int,
+    "max_body_bytes": int,
+}
+
+
+def _server(table: dict[str, Any], file: str, environ: Mapping[str, str]) -> ServerSettings:
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        if key not in _SERVER_TYPES:
+            raise ConfigError(file, "unknown key", key=f"[server] {key}")
+        value = _expand(raw, file, None, f"[server] {key}", environ)
+        values[key] = _typed(value, _SERVER_TYPES[key], file, None, f"[server] {key}")
+    if "port" in values and not 0 < values["port"] < 65536:
+        raise ConfigError(file, "must be between 1 and 65535", key="[server] port")
+    return ServerSettings(**values)
+
+
+def _typed(value: Any, kind: type, file: str, source: str | None, key: str) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(file, "must be true or false", source=source, key=key)
+        return value
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(file, "must be a positive number", source=source, key=key)
+        if kind is int and not isinstance(value, int):
+            raise ConfigError(file, "must be a whole number", source=source, key=key)
+        return kind(value)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(file, "must be a non-empty string", source=source, key=key)
+    return value
+
+
+_SOURCE_NUMBERS: dict[str, type] = {
+    "timeout": float,
+    "connect_timeout": float,
+    "max_concurrency": int,
+}
+
+
+def _source(
+    name: str, table: dict[str, Any], file: str, environ: Mapping[str, str]
+) -> SourceSettings:
+    if not _SOURCE_NAME.fullmatch(name):
+        raise ConfigError(
+            file, "source names use letters, digits, '_' or '-' (at most 40)", source=name
+        )
+    if "provider" not in table:
+        raise ConfigError(file, "is missing", source=name, key="provider")
+    provider = Provider.from_config_name(str(table["provider"]))
+    if provider is None:
+        known = " | ".join(p.value for p in Provider)
+        raise ConfigError(
+            file,
+            f"unknown provider {table['provider']!r} (use {known})",
+            source=name,
+            key="provider",
+        )
+    required, optional = _PROVIDER_KEYS[provider]
+    for key in table:
+        if key not in _COMMON_KEYS | required | optional:
+            raise ConfigError(
+                file, f"unknown key for provider {provider.value}", source=name, key=key
+            )
+    for key in sorted({"base_url"} | required):
+        if key not in table:
+            raise ConfigError(file, "is missing", source=name, key=key)
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        if key == "provider":
+            continue
+        value = _expand(raw, file, name, key, environ)
+        kind = _SOURCE_NUMBERS.get(key, str)
+        if key == "customer_id" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        values[key] = _typed(value, kind, file, name, key)
+    for key in ("base_url", "token_url"):
+        if key in values:
+            url = urlsplit(values[key])
+            if url.scheme not in ("http", "https") or not url.netloc:
+                raise ConfigError(file, "must be an http(s) URL", source=name, key=key)
+            values[key] = values[key].rstrip("/")
+    if "customer_id" in values and not values["customer_id"].isdigit():
+        raise ConfigError(file, "must be a whole number", source=name, key="customer_id")
+    if values.get("auth_header", "bearer") not in _AUTH_HEADERS:
+        raise ConfigError(
+            file, "must be 'bearer' or 'x-auth-token'", source=name, key="auth_header"
+        )
+    return SourceSettings(name=name, provider=provider, **values)

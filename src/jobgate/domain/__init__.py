@@ -1,0 +1,35 @@
+"""Provider-neutral model of jobs, actions, errors and rules. Imports no I/O library."""
+
+from jobgate.domain.actions import (
+    ActionOutcome,
+    ActionRequest,
+    CustomFieldChange,
+    Deleted,
+    JobResultStatus,
+    JobUpdate,
+    ManageAction,
+)
+from jobgate.domain.errors import ErrorCode, FieldError, JobError, JobFailure
+from jobgate.domain.ids import JobId, parse_job_id
+from jobgate.domain.jobs import Job, JobAction, JobDetails, JobStatus, Provider
+
+__all__ = [
+    "ActionOutcome",
+    "ActionRequest",
+    "CustomFieldChange",
+    "Deleted",
+    "ErrorCode",
+    "FieldError",
+    "Job",
+    "JobAction",
+    "JobDetails",
+    "JobError",
+    "JobFailure",
+    "JobId",
+    "JobResultStatus",
+    "JobStatus",
+    "JobUpdate",
+    "ManageAction",
+    "Provider",
+    "parse_job_id",
+]

@@ -1,0 +1,38 @@
+"""Salesforce Data Cloud ingestion jobs: lifecycle rules and details (PROVIDERS.md §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobgate.domain.jobs import JobAction, JobDetails, JobStatus, Provider
+from jobgate.domain.rules import StateTable
+
+# Open -> UploadComplete | Aborted; UploadComplete -> InProgress -> JobComplete | Failed.
+RULES = StateTable(
+    provider=Provider.DATA_CLOUD,
+    statuses={
+        "Open": JobStatus.OPEN,
+        "UploadComplete": JobStatus.QUEUED,
+        "InProgress": JobStatus.IN_PROGRESS,
+        "JobComplete": JobStatus.COMPLETED,
+        "Failed": JobStatus.FAILED,
+        "Aborted": JobStatus.ABORTED,
+    },
+    allowed={"Open": frozenset({JobAction.CLOSE, JobAction.ABORT})},
+    supported=frozenset({JobAction.CLOSE, JobAction.ABORT}),
+)
+
+# The state each action asks the upstream to move the job to.
+TARGET_STATE = {JobAction.CLOSE: "UploadComplete", JobAction.ABORT: "Aborted"}
+
+
+@dataclass(frozen=True, slots=True)
+class DataCloudDetails(JobDetails):
+    object: str
+    operation: str
+    source_name: str | None
+    content_type: str | None
+    api_version: str | None
+    created_by_id: str | None
+    created_date: str | None
+    system_modstamp: str | None

@@ -1,0 +1,78 @@
+"""The provider-neutral job: its status vocabulary, the actions it may accept, the job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Provider(Enum):
+    """The vendors jobgate can front. ``value`` is the name used in config files."""
+
+    CONTENT_HUB = "content-hub"
+    BIGCHANGE = "bigchange"
+    DATA_CLOUD = "data-cloud"
+    WORKFLOW_MANAGER = "workflow-manager"
+
+    @classmethod
+    def from_config_name(cls, name: str) -> Provider | None:
+        for provider in cls:
+            if provider.value == name:
+                return provider
+        return None
+
+
+class JobStatus(Enum):
+    """One status vocabulary for every provider."""
+
+    PENDING = "PENDING"
+    OPEN = "OPEN"
+    QUEUED = "QUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUSPENDED = "SUSPENDED"
+    COMPLETED = "COMPLETED"
+    COMPLETED_WITH_ISSUES = "COMPLETED_WITH_ISSUES"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    ABORTED = "ABORTED"
+    CLOSED = "CLOSED"
+
+
+class JobAction(Enum):
+    """Every change a caller can ask for, whichever provider holds the job."""
+
+    CANCEL = "CANCEL"
+    CLOSE = "CLOSE"
+    ABORT = "ABORT"
+    REOPEN = "REOPEN"
+    UPGRADE = "UPGRADE"
+    DELETE = "DELETE"
+    SET_RESULT = "SET_RESULT"
+    UPDATE = "UPDATE"
+
+    @property
+    def verb(self) -> str:
+        return self.value.lower().replace("_", " ")
+
+
+class JobDetails:
+    """Base of the provider-specific part of a job; each provider module subclasses it."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as the gateway presents it, whichever vendor holds it."""
+
+    source: str
+    native_id: str
+    provider: Provider
+    status: JobStatus
+    provider_status: str
+    allowed_actions: frozenset[JobAction]
+    details: JobDetails
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}:{self.native_id}"

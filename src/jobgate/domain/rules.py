@@ -1,0 +1,72 @@
+"""Turns a provider's state table into statuses, allowed actions and refusals.
+
+Every provider describes its lifecycle as a ``StateTable``; ``allowedActions`` and the pre-check a
+mutation runs before writing both come from the same table, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from jobgate.domain.errors import ErrorCode, JobError
+from jobgate.domain.jobs import JobAction, JobStatus, Provider
+
+PROVIDER_LABELS = {
+    Provider.CONTENT_HUB: "Content Hub",
+    Provider.BIGCHANGE: "BigChange",
+    Provider.DATA_CLOUD: "Data Cloud",
+    Provider.WORKFLOW_MANAGER: "Workflow Manager",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StateTable:
+    """A provider's lifecycle: its states' neutral status and the actions each state accepts."""
+
+    provider: Provider
+    statuses: Mapping[str, JobStatus]
+    allowed: Mapping[str, frozenset[JobAction]]
+    supported: frozenset[JobAction]
+    # Status given to a state the vendor added after this table was written: accepting nothing
+    # is the only safe reading of a state we do not know.
+    unknown_status: JobStatus = JobStatus.IN_PROGRESS
+
+    def __post_init__(self) -> None:
+        for state, actions in self.allowed.items():
+            if state not in self.statuses:
+                raise ValueError(f"{self.provider.value}: actions for unknown state {state}")
+            if not actions <= self.supported:
+                raise ValueError(f"{self.provider.value}: {state} allows unsupported actions")
+
+    def status_of(self, state: str) -> JobStatus:
+        return self.statuses.get(state, self.unknown_status)
+
+    def allowed_actions(self, state: str) -> frozenset[JobAction]:
+        return self.allowed.get(state, frozenset())
+
+    def refusal(self, action: JobAction, state: str) -> JobError | None:
+        """Why ``action`` cannot be sent for a job in ``state``, or ``None`` when it can."""
+        if action not in self.supported:
+            return unsupported(self.provider, action)
+        if action in self.allowed_actions(state):
+            return None
+        return invalid_state(action, state, self.allowed_actions(state))
+
+
+def unsupported(provider: Provider, action: JobAction) -> JobError:
+    return JobError(
+        ErrorCode.UNSUPPORTED_ACTION,
+        f"{PROVIDER_LABELS[provider]} jobs do not support {action.verb}.",
+    )
+
+
+def invalid_state(
+    action: JobAction, state: str, accepted: frozenset[JobAction] = frozenset()
+) -> JobError:
+    accepts = ", ".join(sorted(a.verb for a in accepted)) or "no action"
+    return JobError(
+        ErrorCode.INVALID_STATE,
+        f"Cannot {action.verb} a job in state '{state}' (it accepts: {accepts}).",
+        provider_status=state,
+    )

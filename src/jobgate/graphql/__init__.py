@@ -1,0 +1,1 @@
+"""The GraphQL schema: Strawberry types built from domain objects, resolvers, context."""

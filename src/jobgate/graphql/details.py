@@ -1,0 +1,51 @@
+"""One GraphQL type per provider for ``Job.details``, each built from its domain details."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import strawberry
+
+from jobgate.domain import JobDetails
+from jobgate.domain.data_cloud import DataCloudDetails
+
+
+@strawberry.type(description="Salesforce Data Cloud ingestion job fields.")
+class DataCloudJobDetails:
+    object: str
+    operation: str
+    source_name: str | None
+    content_type: str | None
+    api_version: str | None
+    created_by_id: str | None
+    created_date: str | None
+    system_modstamp: str | None
+
+    @classmethod
+    def from_domain(cls, details: DataCloudDetails) -> DataCloudJobDetails:
+        return cls(
+            object=details.object,
+            operation=details.operation,
+            source_name=details.source_name,
+            content_type=details.content_type,
+            api_version=details.api_version,
+            created_by_id=details.created_by_id,
+            created_date=details.created_date,
+            system_modstamp=details.system_modstamp,
+        )
+
+
+JobDetailsUnion = Annotated[
+    DataCloudJobDetails,
+    strawberry.union("JobDetails", description="The provider's own fields for a job."),
+]
+
+# Domain details class -> how to build its GraphQL type. A new provider adds one line here.
+_BUILDERS: dict[type[JobDetails], Callable[[Any], object]] = {
+    DataCloudDetails: DataCloudJobDetails.from_domain,
+}
+
+
+def details_from_domain(details: JobDetails) -> object:
+    return _BUILDERS[type(details)](details)

@@ -1,0 +1,148 @@
+"""Query and Mutation roots and ``build_schema``: the schema with its limits and caches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import Info
+
+from jobgate.config import ServerSettings
+from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultStatus, ManageAction
+from jobgate.domain.errors import ErrorCode
+from jobgate.graphql.context import Context
+from jobgate.graphql.details import DataCloudJobDetails
+from jobgate.graphql.errors import JobLookupError
+from jobgate.graphql.inputs import UpdateJobInput
+from jobgate.graphql.types import (
+    JobPayload,
+    JobType,
+    ManageJobResult,
+    ManageJobsPayload,
+    SourceType,
+)
+
+Ctx = Info[Context, None]
+
+
+def _too_many(ids: list[strawberry.ID], info: Ctx) -> JobError | None:
+    limit = info.context.server.max_ids
+    if len(ids) > limit:
+        return JobError(
+            ErrorCode.VALIDATION_FAILED, f"At most {limit} ids per request (got {len(ids)})."
+        )
+    return None
+
+
+def _job_or_error(result: Job | JobError | None) -> JobType | JobLookupError | None:
+    if isinstance(result, JobError):
+        # "Not found" is just null; every other failure is a located GraphQL error.
+        return None if result.code is ErrorCode.NOT_FOUND else JobLookupError(result)
+    return None if result is None else JobType.from_domain(result)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The job, or null when the upstream says it does not exist.")
+    async def job(self, id: strawberry.ID, info: Ctx) -> JobType | None:
+        result = _job_or_error(await info.context.job_loader.load(str(id)))
+        if isinstance(result, JobLookupError):
+            raise result
+        return result
+
+    @strawberry.field(description="The jobs in the order of `ids`; null where not found.")
+    async def jobs(self, ids: list[strawberry.ID], info: Ctx) -> list[JobType | None]:
+        if (too_many := _too_many(ids, info)) is not None:
+            raise JobLookupError(too_many)
+        results = await info.context.job_loader.load_many([str(i) for i in ids])
+        # graphql-core turns an Exception in a list into an error at that index, null in place.
+        return [_job_or_error(r) for r in results]  # type: ignore[misc]
+
+    @strawberry.field(description="The configured upstream accounts.")
+    def sources(self, info: Ctx) -> list[SourceType]:
+        return [
+            SourceType(
+                name=name,
+                provider=provider.provider,
+                healthy=True,
+                supported_actions=sorted(provider.rules.supported, key=lambda a: a.value),
+            )
+            for name, provider in info.context.gateway.providers.items()
+        ]
+
+
+async def _one(info: Ctx, request: ActionRequest, id: strawberry.ID) -> JobPayload:
+    [outcome] = await info.context.gateway.perform(request, [str(id)])
+    return JobPayload.from_outcome(outcome)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Content Hub: cancel a Pending fetch job.")
+    async def cancel_job(self, id: strawberry.ID, info: Ctx) -> JobPayload:
+        return await _one(info, ActionRequest(JobAction.CANCEL), id)
+
+    @strawberry.mutation(
+        description="Data Cloud: Open -> UploadComplete. Workflow Manager: close the job."
+    )
+    async def close_job(self, id: strawberry.ID, info: Ctx) -> JobPayload:
+        return await _one(info, ActionRequest(JobAction.CLOSE), id)
+
+    @strawberry.mutation(description="Data Cloud: Open -> Aborted.")
+    async def abort_job(self, id: strawberry.ID, info: Ctx) -> JobPayload:
+        return await _one(info, ActionRequest(JobAction.ABORT), id)
+
+    @strawberry.mutation(
+        description="Workflow Manager: CLOSE, REOPEN, UPGRADE or DELETE jobs; a result per id."
+    )
+    async def manage_jobs(
+        self, action: ManageAction, ids: list[strawberry.ID], info: Ctx
+    ) -> ManageJobsPayload:
+        raw_ids = [str(i) for i in ids]
+        if (too_many := _too_many(ids, info)) is not None:
+            return ManageJobsPayload(
+                results=[ManageJobResult.from_outcome(i, too_many) for i in raw_ids]
+            )
+        outcomes = await info.context.gateway.perform(ActionRequest(action.job_action), raw_ids)
+        return ManageJobsPayload(
+            results=[
+                ManageJobResult.from_outcome(i, o) for i, o in zip(raw_ids, outcomes, strict=True)
+            ]
+        )
+
+    @strawberry.mutation(description="BigChange: set a started job's result.")
+    async def set_job_result(
+        self, id: strawberry.ID, status: JobResultStatus, result: str, info: Ctx
+    ) -> JobPayload:
+        request = ActionRequest(JobAction.SET_RESULT, result_status=status, result=result)
+        return await _one(info, request, id)
+
+    @strawberry.mutation(description="BigChange: update a job's fields.")
+    async def update_job(self, id: strawberry.ID, input: UpdateJobInput, info: Ctx) -> JobPayload:
+        return await _one(info, ActionRequest(JobAction.UPDATE, update=input.to_domain()), id)
+
+
+def build_schema(server: ServerSettings) -> strawberry.Schema:
+    extensions: list[Any] = [
+        ParserCache(maxsize=1024),
+        ValidationCache(maxsize=1024),
+        QueryDepthLimiter(max_depth=server.max_depth),
+        MaxAliasesLimiter(max_alias_count=server.max_aliases),
+        MaxTokensLimiter(max_token_count=server.max_tokens),
+    ]
+    if not server.introspection:
+        extensions.append(DisableIntrospection())
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[DataCloudJobDetails],
+        extensions=extensions,
+    )

@@ -1,0 +1,120 @@
+"""GraphQL object types for jobs, errors and mutation payloads, built from domain values."""
+
+from __future__ import annotations
+
+import strawberry
+
+import jobgate.graphql.enums  # noqa: F401  (registers the domain enums with Strawberry)
+from jobgate.domain import (
+    Deleted,
+    ErrorCode,
+    FieldError,
+    Job,
+    JobAction,
+    JobError,
+    JobStatus,
+    Provider,
+)
+from jobgate.domain.actions import ActionOutcome
+from jobgate.graphql.details import JobDetailsUnion, details_from_domain
+
+
+@strawberry.type(name="Job", description="A job at any vendor, in one vocabulary.")
+class JobType:
+    id: strawberry.ID = strawberry.field(description="`<source>:<native id>`.")
+    source: str
+    provider: Provider
+    native_id: str
+    status: JobStatus
+    provider_status: str = strawberry.field(description="The upstream's own state, verbatim.")
+    allowed_actions: list[JobAction] = strawberry.field(
+        description="What this job accepts now, from its provider's rules and its state."
+    )
+    details: JobDetailsUnion
+
+    @classmethod
+    def from_domain(cls, job: Job) -> JobType:
+        return cls(
+            id=strawberry.ID(job.id),
+            source=job.source,
+            provider=job.provider,
+            native_id=job.native_id,
+            status=job.status,
+            provider_status=job.provider_status,
+            allowed_actions=sorted(job.allowed_actions, key=lambda a: a.value),
+            details=details_from_domain(job.details),  # type: ignore[arg-type]
+        )
+
+
+@strawberry.type(name="FieldError", description="An input field that was refused, and why.")
+class FieldErrorType:
+    field: str
+    messages: list[str]
+
+    @classmethod
+    def from_domain(cls, error: FieldError) -> FieldErrorType:
+        return cls(field=error.field, messages=list(error.messages))
+
+
+@strawberry.type(name="JobError", description="Why a lookup or an action did not succeed.")
+class JobErrorType:
+    code: ErrorCode
+    message: str = strawberry.field(description="Keeps the upstream's own words where it gave any.")
+    upstream_status: int | None = strawberry.field(description="The upstream's HTTP status.")
+    upstream_code: str | None = strawberry.field(description="The upstream's own error code.")
+    detail: str | None
+    provider_status: str | None = strawberry.field(
+        description="The job's state when that is why the action was refused."
+    )
+    field_errors: list[FieldErrorType]
+
+    @classmethod
+    def from_domain(cls, error: JobError) -> JobErrorType:
+        return cls(
+            code=error.code,
+            message=error.message,
+            upstream_status=error.upstream_status,
+            upstream_code=error.upstream_code,
+            detail=error.detail,
+            provider_status=error.provider_status,
+            field_errors=[FieldErrorType.from_domain(f) for f in error.field_errors],
+        )
+
+
+@strawberry.type(description="Exactly one of `job` and `error` is set.")
+class JobPayload:
+    job: JobType | None
+    error: JobErrorType | None
+
+    @classmethod
+    def from_outcome(cls, outcome: ActionOutcome) -> JobPayload:
+        if isinstance(outcome, JobError):
+            return cls(job=None, error=JobErrorType.from_domain(outcome))
+        if isinstance(outcome, Deleted):
+            return cls(job=None, error=None)
+        return cls(job=JobType.from_domain(outcome), error=None)
+
+
+@strawberry.type(description="One id's outcome; `job` is null after a DELETE.")
+class ManageJobResult:
+    id: strawberry.ID
+    job: JobType | None
+    error: JobErrorType | None
+
+    @classmethod
+    def from_outcome(cls, raw_id: str, outcome: ActionOutcome) -> ManageJobResult:
+        payload = JobPayload.from_outcome(outcome)
+        return cls(id=strawberry.ID(raw_id), job=payload.job, error=payload.error)
+
+
+@strawberry.type
+class ManageJobsPayload:
+    results: list[ManageJobResult] = strawberry.field(description="One per id, in order.")
+
+
+@strawberry.type(name="Source", description="A configured upstream account.")
+class SourceType:
+    name: str
+    provider: Provider
+    healthy: bool
+    supported_actions: list[JobAction]

@@ -1,0 +1,216 @@
+"""GraphQL over HTTP (the GraphQL-over-HTTP spec): parse the request, execute, shape the answer.
+
+Kept apart from Strawberry's own view so that limits, content negotiation, the 405 for
+mutations over GET, the overall deadline and error masking are explicit and cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from typing import Any
+
+import orjson
+import strawberry
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from graphql import GraphQLError
+from jobgate.config import ServerSettings
+from jobgate.gateway import Gateway
+from jobgate.graphql.context import Context
+from jobgate.graphql.errors import is_expected
+from jobgate.logs import request_id_var
+
+log = logging.getLogger("jobgate.graphql")
+
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+def _media_type(request: Request) -> str:
+    """The answer's media type, chosen from the Accept header."""
+    accept = request.headers.get("accept", "")
+    if not accept:
+        return JSON
+    kinds = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if GRAPHQL_RESPONSE in kinds:
+        return GRAPHQL_RESPONSE
+    if JSON in kinds or "*/*" in kinds or "application/*" in kinds:
+        return JSON
+    raise BadRequest(406, f"Cannot answer in any of: {accept[:100]}. Accept {JSON}.")
+
+
+class GraphQLEndpoint:
+    def __init__(self, schema: strawberry.Schema, server: ServerSettings) -> None:
+        self.schema = schema
+        self.server = server
+        self.ide_html = get_graphql_ide_html("graphiql") if server.graphiql else None
+
+    async def handle(self, request: Request) -> Response:
+        supplied = request.headers.get("x-request-id", "")
+        request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        try:
+            return await self._handle(request, request_id)
+        except BadRequest as exc:
+            headers = {**exc.headers, "X-Request-Id": request_id}
+            return _json({"errors": [{"message": str(exc)}]}, exc.status, JSON, headers)
+        finally:
+            request_id_var.reset(token)
+
+    async def _handle(self, request: Request, request_id: str) -> Response:
+        if request.method == "GET":
+            if (
+                self.ide_html is not None
+                and "query" not in request.query_params
+                and "text/html" in request.headers.get("accept", "")
+            ):
+                return HTMLResponse(self.ide_html)
+            params = self._from_query_string(request)
+        elif request.method == "POST":
+            params = await self._from_body(request)
+        else:
+            raise BadRequest(405, "GraphQL takes GET or POST.", {"Allow": "GET, POST"})
+        media_type = _media_type(request)
+        query, variables, operation_name = params
+        allowed = (
+            {OperationType.QUERY}
+            if request.method == "GET"
+            else {OperationType.QUERY, OperationType.MUTATION}
+        )
+        gateway: Gateway = request.app.state.gateway
+        context = Context(gateway=gateway, server=self.server, request_id=request_id)
+        try:
+            async with asyncio.timeout(self.server.request_timeout):
+                result = await self.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=allowed,
+                )
+        except InvalidOperationTypeError:
+            raise BadRequest(405, "Mutations must be sent with POST.", {"Allow": "POST"}) from None
+        except TimeoutError:
+            message = f"The request did not complete within {self.server.request_timeout:g} s."
+            timed_out = {
+                "data": None,
+                "errors": [
+                    {
+                        "message": message,
+                        "extensions": {"code": "UPSTREAM_TIMEOUT", "requestId": request_id},
+                    }
+                ],
+            }
+            return _json(
+                timed_out,
+                200 if media_type == JSON else 504,
+                media_type,
+                {"X-Request-Id": request_id},
+            )
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [self._format(e, request_id) for e in result.errors]
+        status = 200
+        if media_type == GRAPHQL_RESPONSE and result.data is None and result.errors:
+            status = 400  # the request never executed: a document or variables error
+        return _json(body, status, media_type, {"X-Request-Id": request_id})
+
+    def _format(self, error: GraphQLError, request_id: str) -> dict[str, Any]:
+        if is_expected(error):
+            return error.formatted  # type: ignore[return-value]
+        log.error(
+            "unexpected error while resolving %s",
+            ".".join(str(p) for p in error.path or ()),
+            exc_info=error.original_error,
+        )
+        masked: dict[str, Any] = {
+            "message": f"Internal error (request id {request_id}).",
+            "extensions": {"code": "INTERNAL", "requestId": request_id},
+        }
+        if error.path:
+            masked["path"] = error.path
+        if error.locations:
+            masked["locations"] = [loc._asdict() for loc in error.locations]
+        return masked
+
+    def _from_query_string(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+        params = request.query_params
+        variables: Any = None
+        if params.get("variables"):
+            variables = _parse_json(params["variables"], "variables")
+        return _validate(
+            {
+                "query": params.get("query"),
+                "variables": variables,
+                "operationName": params.get("operationName"),
+            }
+        )
+
+    async def _from_body(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+        content_type = request.headers.get("content-type", "")
+        media, _, parameters = content_type.partition(";")
+        if media.strip().lower() != JSON:
+            raise BadRequest(415, f"Send GraphQL requests as {JSON}.")
+        charset = parameters.strip().lower()
+        if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
+            raise BadRequest(415, "Only UTF-8 request bodies are accepted.")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.server.max_body_bytes:
+            raise BadRequest(413, f"Request body exceeds {self.server.max_body_bytes} bytes.")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.server.max_body_bytes:
+                raise BadRequest(413, f"Request body exceeds {self.server.max_body_bytes} bytes.")
+            chunks.append(chunk)
+        return _validate(_parse_json(b"".join(chunks), "body"))
+
+
+def _parse_json(raw: str | bytes, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest(400, f"The request {what} is not valid JSON.") from None
+
+
+def _validate(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if not isinstance(data, dict):
+        raise BadRequest(400, "The request must be a JSON object.")
+    query = data.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest(400, "The request has no GraphQL query ('query' must be a string).")
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest(400, "'variables' must be an object.")
+    operation_name = data.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadRequest(400, "'operationName' must be a string.")
+    extensions = data.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise BadRequest(400, "'extensions' must be an object.")
+    return query, variables, operation_name
+
+
+def _json(body: Any, status: int, media_type: str, headers: dict[str, str]) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=f"{media_type}; charset=utf-8",
+        headers=headers,
+    )

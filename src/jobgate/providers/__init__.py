@@ -1,0 +1,1 @@
+"""Vendor adapters behind one ``JobProvider`` protocol, and the shared HTTP layer they use."""

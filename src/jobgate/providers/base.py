@@ -1,0 +1,111 @@
+"""The one interface every vendor adapter implements, and the helpers they share."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from jobgate.domain import ActionOutcome, ActionRequest, ErrorCode, Job, JobError, JobFailure
+from jobgate.domain.jobs import Provider
+from jobgate.domain.rules import StateTable
+
+T = TypeVar("T")
+
+
+class JobProvider(Protocol):
+    """A source of jobs: one configured account at one vendor.
+
+    Both methods answer one entry per native id, in order, and never raise for an upstream
+    failure: failures come back as ``JobError`` values.
+    """
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def provider(self) -> Provider: ...
+
+    @property
+    def rules(self) -> StateTable: ...
+
+    async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
+        """Each job, ``None`` where the upstream says it does not exist."""
+        ...
+
+    async def perform(
+        self, request: ActionRequest, native_ids: Sequence[str]
+    ) -> list[ActionOutcome]:
+        """Apply one action to each job, reporting only outcomes the upstream confirmed."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+async def for_each(
+    native_ids: Sequence[str], call: Callable[[str], Awaitable[T]]
+) -> list[T | JobError]:
+    """Run ``call`` for every id concurrently; a ``JobFailure`` becomes that id's error."""
+
+    async def one(native_id: str) -> T | JobError:
+        try:
+            return await call(native_id)
+        except JobFailure as failure:
+            return failure.error
+
+    return list(await asyncio.gather(*(one(n) for n in native_ids)))
+
+
+async def settle_after_uncertain_write(
+    read: Callable[[str], Awaitable[Job | None]],
+    native_id: str,
+    done: Callable[[Job], bool],
+    uncertain: JobError,
+) -> Job | JobError:
+    """After a write whose answer was lost, read the job back: only what is seen is reported."""
+    try:
+        job = await read(native_id)
+    except JobFailure:
+        return JobError(
+            ErrorCode.OUTCOME_UNKNOWN, uncertain.message + " Reading the job back failed too."
+        )
+    if job is not None and done(job):
+        return job
+    seen = "it no longer exists" if job is None else f"it is in state '{job.provider_status}'"
+    return JobError(
+        ErrorCode.OUTCOME_UNKNOWN,
+        f"{uncertain.message} Read back, {seen}.",
+        provider_status=None if job is None else job.provider_status,
+    )
+
+
+def malformed(source: str, what: str) -> JobFailure:
+    return JobFailure(
+        JobError(ErrorCode.UPSTREAM_UNAVAILABLE, f"Source '{source}' answered {what}.")
+    )
+
+
+def text_field(source: str, body: Mapping[str, Any], key: str) -> str:
+    """A field the job cannot be understood without; its absence is an upstream fault."""
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise malformed(source, f"a job without a usable '{key}'")
+    return str(value)
+
+
+def optional_text(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value)
+
+
+def optional_int(body: Mapping[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None

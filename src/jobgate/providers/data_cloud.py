@@ -1,0 +1,140 @@
+"""Salesforce Data Cloud Ingestion API bulk jobs (PROVIDERS.md §3): read, close, abort."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from jobgate.config import SourceSettings
+from jobgate.domain import (
+    ActionOutcome,
+    ActionRequest,
+    ErrorCode,
+    Job,
+    JobError,
+    JobFailure,
+)
+from jobgate.domain.data_cloud import RULES, TARGET_STATE, DataCloudDetails
+from jobgate.domain.jobs import Provider
+from jobgate.domain.rules import StateTable, unsupported
+from jobgate.providers.base import (
+    for_each,
+    optional_text,
+    settle_after_uncertain_write,
+    text_field,
+)
+from jobgate.providers.http import UpstreamHTTP, WriteUncertain, build_http
+
+JOBS_PATH = "/api/v1/ingest/jobs"
+
+# Salesforce errorCode values that say more than the HTTP status does.
+_CODES = {
+    "InvalidJobState": ErrorCode.INVALID_STATE,
+    "INVALID_SESSION_ID": ErrorCode.UNAUTHENTICATED,
+    "NOT_FOUND": ErrorCode.NOT_FOUND,
+    "REQUEST_LIMIT_EXCEEDED": ErrorCode.RATE_LIMITED,
+}
+
+
+class DataCloudProvider:
+    provider = Provider.DATA_CLOUD
+
+    def __init__(self, source: str, http: UpstreamHTTP) -> None:
+        self.source = source
+        self.http = http
+
+    @property
+    def rules(self) -> StateTable:
+        return RULES
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
+        return await for_each(native_ids, self.read_job)
+
+    async def read_job(self, native_id: str) -> Job | None:
+        response = await self.http.get(f"{JOBS_PATH}/{native_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise JobFailure(self._error(response))
+        return self.job_from(self.http.json_object(response))
+
+    async def perform(
+        self, request: ActionRequest, native_ids: Sequence[str]
+    ) -> list[ActionOutcome]:
+        async def one(native_id: str) -> ActionOutcome:
+            return await self._change_state(request, native_id)
+
+        return await for_each(native_ids, one)
+
+    async def _change_state(self, request: ActionRequest, native_id: str) -> ActionOutcome:
+        if request.action not in RULES.supported:
+            return unsupported(self.provider, request.action)
+        job = await self.read_job(native_id)
+        if job is None:
+            return JobError(ErrorCode.NOT_FOUND, f"Job '{self.source}:{native_id}' does not exist.")
+        refusal = RULES.refusal(request.action, job.provider_status)
+        if refusal is not None:
+            return refusal
+        target = TARGET_STATE[request.action]
+        try:
+            response = await self.http.write(
+                "PATCH", f"{JOBS_PATH}/{native_id}", json={"state": target}
+            )
+        except WriteUncertain as lost:
+            return await settle_after_uncertain_write(
+                self.read_job, native_id, lambda j: j.provider_status == target, lost.error
+            )
+        if response.status_code != 200:
+            return self._error(response)
+        changed = self.job_from(self.http.json_object(response))
+        if changed.provider_status == target:
+            return changed
+        # A 200 that does not show the new state is no confirmation: look again.
+        return await settle_after_uncertain_write(
+            self.read_job,
+            native_id,
+            lambda j: j.provider_status == target,
+            JobError(
+                ErrorCode.OUTCOME_UNKNOWN,
+                f"Source '{self.source}' accepted the change but answered state "
+                f"'{changed.provider_status}' instead of '{target}'.",
+            ),
+        )
+
+    def _error(self, response: httpx.Response) -> JobError:
+        error = self.http.error(response)
+        code = _CODES.get(error.upstream_code or "")
+        return error if code is None else replace(error, code=code)
+
+    def job_from(self, body: Mapping[str, Any]) -> Job:
+        state = text_field(self.source, body, "state")
+        return Job(
+            source=self.source,
+            native_id=text_field(self.source, body, "id"),
+            provider=Provider.DATA_CLOUD,
+            status=RULES.status_of(state),
+            provider_status=state,
+            allowed_actions=RULES.allowed_actions(state),
+            details=DataCloudDetails(
+                object=optional_text(body, "object") or "",
+                operation=optional_text(body, "operation") or "",
+                source_name=optional_text(body, "sourceName"),
+                content_type=optional_text(body, "contentType"),
+                api_version=optional_text(body, "apiVersion"),
+                created_by_id=optional_text(body, "createdById"),
+                created_date=optional_text(body, "createdDate"),
+                system_modstamp=optional_text(body, "systemModstamp"),
+            ),
+        )
+
+
+def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> DataCloudProvider:
+    assert settings.token is not None  # config requires it
+    http = build_http(settings, transport, headers={"Authorization": f"Bearer {settings.token}"})
+    return DataCloudProvider(settings.name, http)

@@ -1,0 +1,39 @@
+"""Which adapter serves which provider, and how a configured source becomes a provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from jobgate.config import SourceSettings
+from jobgate.domain import Provider
+from jobgate.providers import data_cloud
+from jobgate.providers.base import JobProvider
+
+ProviderFactory = Callable[[SourceSettings, httpx.AsyncBaseTransport], JobProvider]
+
+# A new provider adds one line here.
+FACTORIES: dict[Provider, ProviderFactory] = {
+    Provider.DATA_CLOUD: data_cloud.build,
+}
+
+
+def build_provider(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> JobProvider:
+    try:
+        factory = FACTORIES[settings.provider]
+    except KeyError:
+        raise ValueError(f"provider {settings.provider.value} is not available") from None
+    return factory(settings, transport)
+
+
+def production_transport(settings: SourceSettings) -> httpx.AsyncBaseTransport:
+    """aiohttp-backed transport: httpx's own async pool collapses under concurrency."""
+    from httpx_aiohttp import AiohttpTransport
+
+    return AiohttpTransport(
+        limits=httpx.Limits(
+            max_connections=settings.max_concurrency,
+            max_keepalive_connections=settings.max_concurrency,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Small Starlette apps that behave like the vendors' APIs, quirks included (PROVIDERS.md)."""

@@ -1,0 +1,192 @@
+"""Salesforce Data Cloud Ingestion API simulator (PROVIDERS.md §3).
+
+Enforces the bulk-job state machine: Open -> UploadComplete | Aborted;
+UploadComplete -> InProgress -> JobComplete | Failed. Errors are Salesforce's JSON arrays.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from jobgate.simulators.common import has_token, json_body, json_response
+
+DEMO_TOKEN = "demo-data-cloud-token"
+PREFIX = "/api/v1/ingest/jobs"
+STATES = ("Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted")
+# What a PATCH may do: only an Open job moves, and only to these states.
+PATCH_TARGETS = {"Open": {"UploadComplete", "Aborted"}}
+# What processing does on its own once a job is closed.
+PROCESSING = {"UploadComplete": "InProgress", "InProgress": "JobComplete"}
+DELETABLE = {"UploadComplete", "JobComplete", "Aborted", "Failed"}
+
+INVALID_STATE = [
+    {
+        "errorCode": "InvalidJobState",
+        "message": "The job state specified in a job update operation is invalid.",
+    }
+]
+NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+INVALID_SESSION = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return json_response([{"errorCode": code, "message": message}], status)
+
+
+@dataclass
+class DataCloudStore:
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def add(
+        self,
+        state: str = "Open",
+        *,
+        object: str = "Contact",
+        source_name: str = "crm",
+        operation: str = "upsert",
+        job_id: str | None = None,
+        created: str | None = None,
+    ) -> dict[str, Any]:
+        if state not in STATES:
+            raise ValueError(f"unknown Data Cloud state {state!r}")
+        job_id = job_id or f"7505e00000{next(self._serial):08d}AAW"
+        stamp = created or _now()
+        job = {
+            "id": job_id,
+            "operation": operation,
+            "object": object,
+            "sourceName": source_name,
+            "createdById": "0055e000003PfMYAA0",
+            "createdDate": stamp,
+            "systemModstamp": stamp,
+            "state": state,
+            "contentType": "CSV",
+            "apiVersion": "v1",
+        }
+        self.jobs[job_id] = job
+        return job
+
+    def set_state(self, job_id: str, state: str) -> None:
+        self.jobs[job_id]["state"] = state
+        self.jobs[job_id]["systemModstamp"] = _now()
+
+    def advance(self, job_id: str, *, fail: bool = False) -> str:
+        """Let processing move a closed job one step on (the upstream does this by itself)."""
+        state = self.jobs[job_id]["state"]
+        nxt = PROCESSING.get(state)
+        if nxt is None:
+            raise ValueError(f"a job in {state} does not advance")
+        self.set_state(job_id, "Failed" if fail and nxt == "JobComplete" else nxt)
+        return str(self.jobs[job_id]["state"])
+
+
+def seed(store: DataCloudStore) -> None:
+    """Sample jobs in every state, with stable ids the README and tests can use."""
+    day = "2026-11-0{}T09:{}:00.000Z"
+    store.add("Open", job_id="7505e000001NLkPAAW", created=day.format(2, 15))
+    store.add("Open", object="Account", job_id="7505e000001NLkQAAW", created=day.format(3, 20))
+    store.add(
+        "UploadComplete", object="Lead", job_id="7505e000001NLkRAAW", created=day.format(4, 5)
+    )
+    store.add(
+        "InProgress", source_name="erp", job_id="7505e000001NLkSAAW", created=day.format(5, 40)
+    )
+    store.add("JobComplete", job_id="7505e000001NLkTAAW", created=day.format(6, 10))
+    store.add("Failed", operation="delete", job_id="7505e000001NLkUAAW", created=day.format(7, 0))
+    store.add("Aborted", object="Account", job_id="7505e000001NLkVAAW", created=day.format(8, 30))
+
+
+def create_app(
+    store: DataCloudStore | None = None, tokens: Collection[str] = (DEMO_TOKEN,)
+) -> Starlette:
+    store = store if store is not None else DataCloudStore()
+    accepted = frozenset(tokens)
+
+    def authorized(request: Request) -> Response | None:
+        return None if has_token(request, accepted) else json_response(INVALID_SESSION, 401)
+
+    async def list_or_create(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        if request.method == "POST":
+            body = await json_body(request)
+            if not isinstance(body, dict) or not all(
+                isinstance(body.get(k), str) and body[k] for k in ("object", "sourceName")
+            ):
+                return _error(400, "INVALID_INPUT", "object and sourceName are required.")
+            if body.get("operation", "upsert") not in ("upsert", "delete"):
+                return _error(400, "INVALID_INPUT", "operation must be upsert or delete.")
+            job = store.add(
+                object=body["object"],
+                source_name=body["sourceName"],
+                operation=body.get("operation", "upsert"),
+            )
+            return json_response(job, 201)
+        try:
+            limit = int(request.query_params.get("limit", "20"))
+            offset = int(request.query_params.get("offset", "0"))
+        except ValueError:
+            return _error(400, "INVALID_INPUT", "limit and offset must be integers.")
+        if not 1 <= limit <= 100 or offset < 0:
+            return _error(400, "INVALID_INPUT", "limit must be between 1 and 100.")
+        wanted = {s for s in request.query_params.get("states", "").split(",") if s}
+        jobs = [j for j in store.jobs.values() if not wanted or j["state"] in wanted]
+        return json_response({"data": jobs[offset : offset + limit]})
+
+    async def one_job(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        job = store.jobs.get(request.path_params["job_id"])
+        if job is None:
+            return json_response(NOT_FOUND, 404)
+        if request.method == "GET":
+            return json_response(job)
+        if request.method == "DELETE":
+            if job["state"] not in DELETABLE:
+                return json_response(INVALID_STATE, 400)
+            del store.jobs[job["id"]]
+            return Response(status_code=204)
+        body = await json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("state"), str):
+            return _error(400, "JSON_PARSER_ERROR", "The request body must carry a state.")
+        if body["state"] not in PATCH_TARGETS.get(job["state"], set()):
+            return json_response(INVALID_STATE, 400)
+        store.set_state(job["id"], body["state"])
+        return json_response(job)
+
+    async def upload_batch(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        job = store.jobs.get(request.path_params["job_id"])
+        if job is None:
+            return json_response(NOT_FOUND, 404)
+        if job["state"] != "Open":
+            return json_response(INVALID_STATE, 400)
+        if not request.headers.get("content-type", "").startswith("text/csv"):
+            return _error(400, "INVALID_INPUT", "Batches must be text/csv.")
+        await request.body()
+        return Response(status_code=202)
+
+    app = Starlette(
+        routes=[
+            Route(PREFIX, list_or_create, methods=["GET", "POST"]),
+            Route(PREFIX + "/{job_id}", one_job, methods=["GET", "PATCH", "DELETE"]),
+            Route(PREFIX + "/{job_id}/batches", upload_batch, methods=["PUT"]),
+        ]
+    )
+    app.state.store = store
+    return app
