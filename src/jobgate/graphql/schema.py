@@ -19,7 +19,6 @@ from jobgate.config import ServerSettings
 from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultStatus, ManageAction
 from jobgate.domain.errors import ErrorCode
 from jobgate.graphql.context import Context
-from jobgate.graphql.details import DataCloudJobDetails
 from jobgate.graphql.errors import JobLookupError
 from jobgate.graphql.inputs import UpdateJobInput
 from jobgate.graphql.types import (
@@ -143,6 +142,5 @@ def build_schema(server: ServerSettings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[DataCloudJobDetails],
         extensions=extensions,
     )

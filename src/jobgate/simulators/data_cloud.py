@@ -190,3 +190,11 @@ def create_app(
     )
     app.state.store = store
     return app
+
+
+# Contract-suite hook: every state a job can be put in, and a way to make one in it.
+SCENARIOS: tuple[str, ...] = STATES
+
+
+def create_in(store: DataCloudStore, scenario: str) -> str:
+    return str(store.add(scenario)["id"])

@@ -1,0 +1,87 @@
+"""Build gateways and adapters over the simulators, with a fault-injecting transport per source."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from jobgate.app import create_app
+from jobgate.config import ServerSettings, Settings, SourceSettings
+from jobgate.domain import Provider
+from jobgate.providers.base import JobProvider
+from jobgate.providers.registry import build_provider
+from jobgate.simulators.faults import FaultyTransport
+from jobgate.simulators.suite import SimulatedVendor, build_vendors, suite_app
+
+ORIGIN = "http://simulators.test"
+
+
+def vendor(provider: Provider, *, seeded: bool = True) -> SimulatedVendor:
+    """A fresh simulator (own store) for one provider."""
+    [found] = [v for v in build_vendors(seeded=seeded) if v.provider is provider]
+    return found
+
+
+@contextlib.asynccontextmanager
+async def adapter(
+    simulated: SimulatedVendor, **overrides: Any
+) -> AsyncIterator[tuple[JobProvider, FaultyTransport]]:
+    """The real adapter for ``simulated``, talking to it through httpx and a FaultyTransport."""
+    faulty = FaultyTransport(httpx.ASGITransport(app=suite_app([simulated])))
+    provider = build_provider(simulated.source_settings(ORIGIN, **overrides), faulty)
+    try:
+        yield provider, faulty
+    finally:
+        await provider.aclose()
+
+
+@dataclass
+class Gateway:
+    """A running gateway app over simulators, and a client to it."""
+
+    client: httpx.AsyncClient
+    vendors: list[SimulatedVendor]
+    faults: dict[str, FaultyTransport] = field(default_factory=dict)
+
+    def store(self, source: str) -> Any:
+        return next(v for v in self.vendors if v.source == source).store
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> dict[str, Any]:
+        """POST a GraphQL request; asserts HTTP 200 and returns the JSON body."""
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@contextlib.asynccontextmanager
+async def gateway(
+    vendors: Sequence[SimulatedVendor] | None = None,
+    *,
+    server: ServerSettings | None = None,
+    **source_overrides: Any,
+) -> AsyncIterator[Gateway]:
+    """The whole gateway app (lifespan run) over the given simulators (default: all, seeded)."""
+    vendors = list(vendors) if vendors is not None else build_vendors()
+    app_of_suite = suite_app(vendors)
+    sources = {v.source: v.source_settings(ORIGIN, **source_overrides) for v in vendors}
+    faults = {name: FaultyTransport(httpx.ASGITransport(app=app_of_suite)) for name in sources}
+
+    def transport_for(source: SourceSettings) -> httpx.AsyncBaseTransport:
+        return faults[source.name]
+
+    settings = Settings(server=server or ServerSettings(), sources=sources)
+    app = create_app(settings, transport_factory=transport_for)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as client:
+            yield Gateway(client=client, vendors=vendors, faults=faults)
