@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from jobgate.app import create_app
 from jobgate.config import ServerSettings, Settings, SourceSettings
@@ -44,6 +45,7 @@ class Gateway:
     """A running gateway app over simulators, and a client to it."""
 
     client: httpx.AsyncClient
+    app: Starlette
     vendors: list[SimulatedVendor]
     faults: dict[str, FaultyTransport] = field(default_factory=dict)
 
@@ -84,4 +86,4 @@ async def gateway(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
         ) as client:
-            yield Gateway(client=client, vendors=vendors, faults=faults)
+            yield Gateway(client=client, app=app, vendors=vendors, faults=faults)

@@ -52,8 +52,8 @@ class Gateway:
         calls: list[str] = []
         for source, native_ids in by_source.items():
             provider = self.providers[source]
-            if request.action not in provider.rules.supported:
-                refusal = unsupported(provider.provider, request.action)
+            if not provider.rules.offers(request.action, batch=request.batch):
+                refusal = unsupported(provider.provider, request.action, batch=request.batch)
                 outcomes.update({(source, n): refusal for n in native_ids})
             else:
                 calls.append(source)

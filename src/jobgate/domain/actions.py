@@ -59,6 +59,8 @@ class JobUpdate:
 @dataclass(frozen=True, slots=True)
 class ActionRequest:
     action: JobAction
+    # True when asked through manageJobs, which only providers with batch actions offer.
+    batch: bool = False
     result_status: JobResultStatus | None = None
     result: str | None = None
     update: JobUpdate | None = None

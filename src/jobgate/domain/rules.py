@@ -28,6 +28,8 @@ class StateTable:
     statuses: Mapping[str, JobStatus]
     allowed: Mapping[str, frozenset[JobAction]]
     supported: frozenset[JobAction]
+    # The actions this provider offers through manageJobs (a batch of jobs in one call).
+    batch: frozenset[JobAction] = frozenset()
     # Status given to a state the vendor added after this table was written: accepting nothing
     # is the only safe reading of a state we do not know.
     unknown_status: JobStatus = JobStatus.IN_PROGRESS
@@ -38,12 +40,18 @@ class StateTable:
                 raise ValueError(f"{self.provider.value}: actions for unknown state {state}")
             if not actions <= self.supported:
                 raise ValueError(f"{self.provider.value}: {state} allows unsupported actions")
+        if not self.batch <= self.supported:
+            raise ValueError(f"{self.provider.value}: batch actions must be supported actions")
 
     def status_of(self, state: str) -> JobStatus:
         return self.statuses.get(state, self.unknown_status)
 
     def allowed_actions(self, state: str) -> frozenset[JobAction]:
         return self.allowed.get(state, frozenset())
+
+    def offers(self, action: JobAction, *, batch: bool = False) -> bool:
+        """Whether the provider has this operation at all (through manageJobs when ``batch``)."""
+        return action in (self.batch if batch else self.supported)
 
     def refusal(self, action: JobAction, state: str) -> JobError | None:
         """Why ``action`` cannot be sent for a job in ``state``, or ``None`` when it can."""
@@ -54,10 +62,11 @@ class StateTable:
         return invalid_state(action, state, self.allowed_actions(state))
 
 
-def unsupported(provider: Provider, action: JobAction) -> JobError:
+def unsupported(provider: Provider, action: JobAction, *, batch: bool = False) -> JobError:
+    how = " through manageJobs" if batch else ""
     return JobError(
         ErrorCode.UNSUPPORTED_ACTION,
-        f"{PROVIDER_LABELS[provider]} jobs do not support {action.verb}.",
+        f"{PROVIDER_LABELS[provider]} jobs do not support {action.verb}{how}.",
     )
 
 

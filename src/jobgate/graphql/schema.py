@@ -13,8 +13,9 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
+from graphql import GraphQLError
 from jobgate.config import ServerSettings
 from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultStatus, ManageAction
 from jobgate.domain.errors import ErrorCode
@@ -110,7 +111,9 @@ class Mutation:
             return ManageJobsPayload(
                 results=[ManageJobResult.from_outcome(i, too_many) for i in raw_ids]
             )
-        outcomes = await info.context.gateway.perform(ActionRequest(action.job_action), raw_ids)
+        outcomes = await info.context.gateway.perform(
+            ActionRequest(action.job_action, batch=True), raw_ids
+        )
         return ManageJobsPayload(
             results=[
                 ManageJobResult.from_outcome(i, o) for i, o in zip(raw_ids, outcomes, strict=True)
@@ -130,17 +133,23 @@ class Mutation:
 
 
 def build_schema(server: ServerSettings) -> strawberry.Schema:
+    # Factories, not instances: Strawberry builds fresh extensions per request. The parser
+    # and validation caches live at module level, so they still span requests (bounded).
     extensions: list[Any] = [
-        ParserCache(maxsize=1024),
-        ValidationCache(maxsize=1024),
-        QueryDepthLimiter(max_depth=server.max_depth),
-        MaxAliasesLimiter(max_alias_count=server.max_aliases),
-        MaxTokensLimiter(max_token_count=server.max_tokens),
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+        lambda: QueryDepthLimiter(max_depth=server.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=server.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=server.max_tokens),
     ]
     if not server.introspection:
-        extensions.append(DisableIntrospection())
-    return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        extensions=extensions,
-    )
+        extensions.append(DisableIntrospection)
+    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client mistakes are not server errors; the HTTP layer logs unexpected ones, masked."""
+

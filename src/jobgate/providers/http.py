@@ -44,7 +44,8 @@ class UpstreamHTTP:
         self.client = client
         self.timeout = timeout
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._secrets = tuple(s for s in secrets if s)
+        # Redacting very short values would mangle ordinary words in upstream messages.
+        self._secrets = tuple(s for s in secrets if len(s) >= 8)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,0 +1,165 @@
+"""Config files: every mistake is one line naming file, source and key; no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobgate.config import ConfigError, load_settings
+from jobgate.domain import Provider
+
+GOOD = """
+[server]
+graphiql = false
+
+[sources.hub]
+provider = "content-hub"
+base_url = "https://tenant.example.com/"
+token = "${HUB_TOKEN}"
+
+[sources.field]
+provider = "bigchange"
+base_url = "https://api.bigchange.com"
+client_id = "${BC_CLIENT_ID}"
+client_secret = "${BC_CLIENT_SECRET}"
+customer_id = "14532"
+
+[sources.ingest]
+provider = "data-cloud"
+base_url = "https://tenant.c360a.salesforce.com"
+token = "${DC_TOKEN}"
+timeout = 2.5
+
+[sources.gis]
+provider = "workflow-manager"
+base_url = "https://workflow.arcgis.com/ORG/ITEM"
+token = "${ARCGIS_TOKEN}"
+"""
+ENV = {
+    "HUB_TOKEN": "hub-secret",
+    "BC_CLIENT_ID": "client",
+    "BC_CLIENT_SECRET": "bc-secret",
+    "DC_TOKEN": "dc-secret",
+    "ARCGIS_TOKEN": "gis-secret",
+}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "jobgate.toml"
+    path.write_text(text)
+    return path
+
+
+def test_contract_example_loads(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, GOOD), ENV)
+    assert settings.server.graphiql is False
+    assert [s.provider for s in settings.sources.values()] == [
+        Provider.CONTENT_HUB,
+        Provider.BIGCHANGE,
+        Provider.DATA_CLOUD,
+        Provider.WORKFLOW_MANAGER,
+    ]
+    hub = settings.sources["hub"]
+    assert hub.token == "hub-secret"
+    assert hub.base_url == "https://tenant.example.com"
+    assert settings.sources["ingest"].timeout == 2.5
+    assert "hub-secret" not in repr(settings), "secrets must not show in reprs or logs"
+    assert "bc-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (('token = "${HUB_TOKEN}"', 'tokn = "x"'), "[sources.hub] tokn: unknown key"),
+        (
+            ('provider = "content-hub"', 'provider = "sharepoint"'),
+            "[sources.hub] provider: unknown provider 'sharepoint'",
+        ),
+        (('base_url = "https://tenant.example.com/"\n', ""), "[sources.hub] base_url: is missing"),
+        (
+            ("${DC_TOKEN}", "${NOT_SET_ANYWHERE}"),
+            "[sources.ingest] token: environment variable NOT_SET_ANYWHERE is not set",
+        ),
+        (("graphiql = false", 'graphiql = "no"'), "[server] graphiql: must be true or false"),
+        (("graphiql = false", "colour = 1"), "[server] colour: unknown key"),
+        (("timeout = 2.5", "timeout = -1"), "[sources.ingest] timeout: must be a positive number"),
+        (
+            ("https://tenant.c360a.salesforce.com", "ftp://x"),
+            "[sources.ingest] base_url: must be an http(s) URL",
+        ),
+        (
+            ('customer_id = "14532"', 'customer_id = "abc"'),
+            "[sources.field] customer_id: must be a whole number",
+        ),
+        (
+            ('client_secret = "${BC_CLIENT_SECRET}"\n', ""),
+            "[sources.field] client_secret: is missing",
+        ),
+        (("[sources.gis]", '[sources."g:is"]'), "[sources.g:is]: source names use"),
+    ],
+)
+def test_mistakes_name_file_source_and_key(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
+    old, new = edit
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, ENV)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_bad_toml(tmp_path: Path) -> None:
+    path = write(tmp_path, "[sources.hub\nprovider = ")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings(path, ENV)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_settings(tmp_path / "absent.toml", ENV)
+
+
+def test_no_sources(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="at least one source"):
+        load_settings(write(tmp_path, "[server]\ngraphiql = true\n"), ENV)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobgate.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, **ENV}
+    ok = run_cli("check-config", str(write(tmp_path, GOOD)), env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "4 source(s)" in ok.stdout
+
+    bad = run_cli(
+        "check-config", str(write(tmp_path, GOOD.replace("${DC_TOKEN}", "${NOPE_X}"))), env=env
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().endswith("environment variable NOPE_X is not set")
+    assert "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_serve_with_bad_config_exits_cleanly(tmp_path: Path) -> None:
+    result = run_cli("serve", "--config", str(write(tmp_path, "not toml [")))
+    assert result.returncode == 2
+    assert "invalid TOML" in result.stderr
+    assert "Traceback" not in result.stderr
