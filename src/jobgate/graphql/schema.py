@@ -152,4 +152,3 @@ class GatewaySchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Client mistakes are not server errors; the HTTP layer logs unexpected ones, masked."""
-
