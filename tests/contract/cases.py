@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from jobgate.domain import ActionRequest, JobAction, Provider, data_cloud
+from jobgate.domain import ActionRequest, JobAction, Provider, content_hub, data_cloud
 from jobgate.domain.rules import StateTable
+from jobgate.simulators import content_hub as content_hub_sim
 from jobgate.simulators import data_cloud as data_cloud_sim
 from jobgate.simulators.faults import FaultyTransport
 
@@ -46,5 +47,14 @@ CASES: list[ProviderCase] = [
         write_methods=("PATCH", "DELETE"),
         write_path=r".*/api/v1/ingest/jobs/[^/]+",
         missing_id="7505e000009ZZZZAAW",
+    ),
+    ProviderCase(
+        provider=Provider.CONTENT_HUB,
+        rules=content_hub.RULES,
+        simulator=content_hub_sim,
+        read_path=r".*/api/fetchjobs/[^/]+",
+        write_methods=("PUT", "POST", "DELETE"),
+        write_path=r".*/api/fetchjobs(/[^/]+)?",
+        missing_id="999999",
     ),
 ]

@@ -116,7 +116,7 @@ async def test_unsupported_actions_make_no_call(case: ProviderCase) -> None:
 async def test_read_faults_map_to_codes(case: ProviderCase, fault: Fault, code: ErrorCode) -> None:
     sim = fresh(case)
     native_id = case.simulator.create_in(sim.store, case.simulator.SCENARIOS[0])
-    fault.path = case.read_path
+    fault = replace(fault, path=case.read_path)  # a fresh copy: faults count their uses
     async with adapter(sim, timeout=0.3) as (provider, faults):
         faults.add(fault)
         [error] = await provider.read_jobs([native_id])

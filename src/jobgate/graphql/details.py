@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import strawberry
 
 from jobgate.domain import JobDetails
+from jobgate.domain.content_hub import ContentHubDetails
 from jobgate.domain.data_cloud import DataCloudDetails
+from jobgate.graphql.details_content_hub import ContentHubJobDetails
 
 
 @strawberry.type(description="Salesforce Data Cloud ingestion job fields.")
@@ -37,13 +39,14 @@ class DataCloudJobDetails:
 
 
 JobDetailsUnion = Annotated[
-    DataCloudJobDetails,
+    DataCloudJobDetails | ContentHubJobDetails,
     strawberry.union("JobDetails", description="The provider's own fields for a job."),
 ]
 
 # Domain details class -> how to build its GraphQL type. A new provider adds one line here.
 _BUILDERS: dict[type[JobDetails], Callable[[Any], object]] = {
     DataCloudDetails: DataCloudJobDetails.from_domain,
+    ContentHubDetails: ContentHubJobDetails.from_domain,
 }
 
 

@@ -8,7 +8,7 @@ import httpx
 
 from jobgate.config import SourceSettings
 from jobgate.domain import Provider
-from jobgate.providers import data_cloud
+from jobgate.providers import content_hub, data_cloud
 from jobgate.providers.base import JobProvider
 
 ProviderFactory = Callable[[SourceSettings, httpx.AsyncBaseTransport], JobProvider]
@@ -16,6 +16,7 @@ ProviderFactory = Callable[[SourceSettings, httpx.AsyncBaseTransport], JobProvid
 # A new provider adds one line here.
 FACTORIES: dict[Provider, ProviderFactory] = {
     Provider.DATA_CLOUD: data_cloud.build,
+    Provider.CONTENT_HUB: content_hub.build,
 }
 
 

@@ -15,7 +15,7 @@ from starlette.routing import Mount
 
 from jobgate.config import SourceSettings
 from jobgate.domain import Provider
-from jobgate.simulators import data_cloud
+from jobgate.simulators import content_hub, data_cloud
 
 
 @dataclass
@@ -43,6 +43,9 @@ def build_vendors(*, seeded: bool = True) -> list[SimulatedVendor]:
     dc_store = data_cloud.DataCloudStore()
     if seeded:
         data_cloud.seed(dc_store)
+    hub_store = content_hub.ContentHubStore()
+    if seeded:
+        content_hub.seed(hub_store)
     return [
         SimulatedVendor(
             provider=Provider.DATA_CLOUD,
@@ -50,6 +53,13 @@ def build_vendors(*, seeded: bool = True) -> list[SimulatedVendor]:
             mount="/data-cloud",
             app=data_cloud.create_app(dc_store),
             options={"token": data_cloud.DEMO_TOKEN},
+        ),
+        SimulatedVendor(
+            provider=Provider.CONTENT_HUB,
+            source="hub",
+            mount="/content-hub",
+            app=content_hub.create_app(hub_store),
+            options={"token": content_hub.DEMO_TOKEN},
         ),
     ]
 

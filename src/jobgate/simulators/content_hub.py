@@ -1,0 +1,233 @@
+"""Sitecore Content Hub fetch-jobs simulator (PROVIDERS.md §1).
+
+A PUT may only cancel a Pending job and must echo the stored ``condition``, ``file_count``,
+``scope`` and ``state_description``; anything else is the vendor's 403. Errors are
+``{"Message": ..}``. To reproduce a ``204`` that changed nothing, put a job's id in
+``ContentHubStore.ignore_cancels``: its valid cancels are answered 204 and not applied.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import EllipsisType
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from jobgate.simulators.common import bearer_token, json_body, json_response
+
+DEMO_TOKEN = "demo-content-hub-token"
+PREFIX = "/api/fetchjobs"
+STATES = ("Created", "Pending", "InProgress", "Completed", "Cancelled")
+CONDITIONS = ("Pending", "Success", "Failure")
+
+ONLY_STATE = {"Message": "Only the 'Job.State' property can be changed."}
+NOT_FOUND = {"Message": "Entity not found."}
+DENIED = {"Message": "Authorization has been denied for this request."}
+
+# What a job's fields look like when a test or the seed does not say.
+_DESCRIPTIONS = {
+    "Created": "Created",
+    "Pending": "Waiting",
+    "InProgress": "Processing",
+    "Completed:Success": "Job completed",
+    "Completed:Failure": "Job failed",
+    "Cancelled": "Cancelled",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _message(status: int, text: str) -> Response:
+    return json_response({"Message": text}, status)
+
+
+def _same_count(sent: Any, stored: Any) -> bool:
+    """The doc's example sends ``file_count`` as a string: accept "1" or 1 for a stored 1."""
+    if isinstance(sent, bool):
+        return False
+    if isinstance(sent, str):
+        return sent.strip().isdigit() and int(sent) == stored
+    return isinstance(sent, int) and sent == stored
+
+
+def cancel_refused(job: dict[str, Any], body: Any) -> bool:
+    """Whether the upstream answers 403 to this PUT body for this job."""
+    if not isinstance(body, dict) or job["state"] != "Pending" or body.get("state") != "Cancelled":
+        return True
+    if "condition" not in body or body["condition"] != job["condition"]:
+        return True
+    if "scope" not in body or body["scope"] != job["scope"]:
+        return True
+    if not _same_count(body.get("file_count"), job["file_count"]):
+        return True
+    if job["state_description"] is None:
+        return body.get("state_description") is not None
+    return bool(body.get("state_description") != job["state_description"])
+
+
+@dataclass
+class ContentHubStore:
+    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ignore_cancels: set[int] = field(default_factory=set)  # answered 204, left Pending
+    received_puts: list[tuple[int, Any]] = field(default_factory=list)  # (id, body) as sent
+    _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(6400))
+
+    def add(
+        self,
+        state: str = "Pending",
+        condition: str | None = None,
+        *,
+        scope: str = "data_import",
+        file_count: int = 1,
+        files_completed: int | None = None,
+        state_description: str | EllipsisType | None = ...,
+        job_id: int | None = None,
+        created: str | None = None,
+    ) -> dict[str, Any]:
+        """A job in ``state``. Condition defaults to Success for Completed, Pending otherwise;
+        ``state_description`` left as ``...`` gets a text fitting the state, ``None`` stores null.
+        """
+        if state not in STATES:
+            raise ValueError(f"unknown Content Hub state {state!r}")
+        condition = condition or ("Success" if state == "Completed" else "Pending")
+        if condition not in CONDITIONS:
+            raise ValueError(f"unknown Content Hub condition {condition!r}")
+        job_id = job_id if job_id is not None else next(self._serial)
+        stamp = created or _now()
+        started = stamp if state in ("InProgress", "Completed") else None
+        key = f"{state}:{condition}" if state == "Completed" else state
+        job = {
+            "id": job_id,
+            "state": state,
+            "condition": condition,
+            "state_description": (
+                _DESCRIPTIONS.get(key)
+                if isinstance(state_description, EllipsisType)
+                else state_description
+            ),
+            "file_count": file_count,
+            "files_completed": files_completed
+            if files_completed is not None
+            else (file_count if condition == "Success" else 0),
+            "scope": scope,
+            "started_on": started,
+            "completed_on": stamp if state == "Completed" else None,
+            "created_on": stamp,
+            "modified_on": stamp,
+            "created_by": {"href": "/api/entities/6"},
+            "self": {"href": f"{PREFIX}/{job_id}"},
+        }
+        self.jobs[job_id] = job
+        return job
+
+    def set_state(self, job_id: int, state: str) -> None:
+        self.jobs[job_id]["state"] = state
+        self.jobs[job_id]["modified_on"] = _now()
+
+
+def seed(store: ContentHubStore) -> None:
+    """Sample jobs in every state, with stable ids the README and tests can use."""
+    day = "2024-03-0{}T10:{}:00Z"
+    store.add("Created", job_id=6160, created=day.format(1, 5))
+    store.add(
+        "Pending", job_id=6161, state_description=None, file_count=3, created=day.format(1, 8)
+    )
+    store.add("InProgress", job_id=6162, file_count=4, created=day.format(2, 10))
+    store.add("Completed", "Success", job_id=6163, file_count=2, created=day.format(2, 30))
+    store.add("Completed", "Failure", job_id=6164, scope="asset_import", created=day.format(3, 0))
+    store.add("Cancelled", job_id=6165, created=day.format(4, 15))
+    # The job PROVIDERS.md §1 shows.
+    store.add("Pending", job_id=6168, state_description="Waiting", created=day.format(1, "00"))
+
+
+def create_app(
+    store: ContentHubStore | None = None, tokens: Collection[str] = (DEMO_TOKEN,)
+) -> Starlette:
+    store = store if store is not None else ContentHubStore()
+    accepted = frozenset(tokens)
+
+    def authorized(request: Request) -> Response | None:
+        # OAuth bearer tokens and the legacy X-Auth-Token header are both accepted.
+        token = bearer_token(request) or request.headers.get("x-auth-token", "").strip()
+        return None if token in accepted else json_response(DENIED, 401)
+
+    async def list_or_create(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        if request.method == "POST":
+            body = await json_body(request)
+            if not isinstance(body, dict):
+                return _message(400, "The request body must be a JSON object.")
+            urls = body.get("urls")
+            # A new fetch job waits in Pending until a worker picks it up.
+            job = store.add(
+                "Pending",
+                scope=body["scope"] if isinstance(body.get("scope"), str) else "data_import",
+                file_count=len(urls) if isinstance(urls, list) and urls else 1,
+            )
+            return Response(status_code=201, headers={"Location": job["self"]["href"]})
+        try:
+            skip = int(request.query_params.get("skip", "0"))
+            take = int(request.query_params.get("take", "25"))
+        except ValueError:
+            return _message(400, "skip and take must be integers.")
+        if skip < 0 or not 0 <= take <= 1000:
+            return _message(400, "skip must be >= 0 and take between 0 and 1000.")
+        wanted = request.query_params.get("state")
+        jobs = [j for j in store.jobs.values() if not wanted or j["state"] == wanted]
+        page = jobs[skip : skip + take]
+        return json_response({"items": page, "total_items": len(jobs), "returned_items": len(page)})
+
+    async def one_job(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        raw_id = request.path_params["job_id"]
+        job = store.jobs.get(int(raw_id)) if raw_id.isascii() and raw_id.isdigit() else None
+        if request.method == "DELETE":
+            return _message(405, "The requested resource does not support http method 'DELETE'.")
+        if job is None:
+            return json_response(NOT_FOUND, 404)
+        if request.method == "GET":
+            return json_response(job)
+        body = await json_body(request)
+        store.received_puts.append((job["id"], body))
+        if cancel_refused(job, body):
+            return json_response(ONLY_STATE, 403)
+        if job["id"] not in store.ignore_cancels:
+            store.set_state(job["id"], "Cancelled")
+        return Response(status_code=204)
+
+    app = Starlette(
+        routes=[
+            Route(PREFIX, list_or_create, methods=["GET", "POST"]),
+            Route(PREFIX + "/{job_id}", one_job, methods=["GET", "PUT", "DELETE"]),
+        ]
+    )
+    app.state.store = store
+    return app
+
+
+# Contract-suite hook: every state a job can be in ("state:condition" where condition tells
+# two apart), and a way to make one in it.
+SCENARIOS: tuple[str, ...] = (
+    "Created",
+    "Pending",
+    "InProgress",
+    "Completed:Success",
+    "Completed:Failure",
+    "Cancelled",
+)
+
+
+def create_in(store: ContentHubStore, scenario: str) -> str:
+    state, _, condition = scenario.partition(":")
+    return str(store.add(state, condition or None)["id"])
