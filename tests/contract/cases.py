@@ -10,10 +10,22 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from jobgate.domain import ActionRequest, JobAction, Provider, content_hub, data_cloud
+from jobgate.domain import (
+    ActionRequest,
+    JobAction,
+    JobResultStatus,
+    JobUpdate,
+    Provider,
+    bigchange,
+    content_hub,
+    data_cloud,
+    workflow_manager,
+)
 from jobgate.domain.rules import StateTable
+from jobgate.simulators import bigchange as bigchange_sim
 from jobgate.simulators import content_hub as content_hub_sim
 from jobgate.simulators import data_cloud as data_cloud_sim
+from jobgate.simulators import workflow_manager as workflow_manager_sim
 from jobgate.simulators.faults import FaultyTransport
 
 
@@ -38,6 +50,13 @@ class ProviderCase:
         return self.provider.value
 
 
+def bigchange_request(action: JobAction, store: Any, native_id: str) -> ActionRequest:
+    """An update or a result the simulator accepts for its demo job types ("Fixed" is positive)."""
+    if action is JobAction.UPDATE:
+        return ActionRequest(action, update=JobUpdate(changes={"reference": "C-1"}))
+    return ActionRequest(action, result_status=JobResultStatus.COMPLETED_OK, result="Fixed")
+
+
 CASES: list[ProviderCase] = [
     ProviderCase(
         provider=Provider.DATA_CLOUD,
@@ -56,5 +75,24 @@ CASES: list[ProviderCase] = [
         write_methods=("PUT", "POST", "DELETE"),
         write_path=r".*/api/fetchjobs(/[^/]+)?",
         missing_id="999999",
+    ),
+    ProviderCase(
+        provider=Provider.BIGCHANGE,
+        rules=bigchange.RULES,
+        simulator=bigchange_sim,
+        read_path=r".*/v1/jobs/\d+",
+        write_methods=("PATCH", "PUT"),
+        write_path=r".*/v1/jobs/\d+(/result|/start)?",
+        missing_id="424242",
+        request_for=bigchange_request,
+    ),
+    ProviderCase(
+        provider=Provider.WORKFLOW_MANAGER,
+        rules=workflow_manager.RULES,
+        simulator=workflow_manager_sim,
+        read_path=r".*/jobs/[^/]+",
+        write_methods=("POST",),
+        write_path=r".*/jobs/(manage|[^/]+/action)",
+        missing_id="jNoSuch1",
     ),
 ]

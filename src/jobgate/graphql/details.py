@@ -8,9 +8,13 @@ from typing import Annotated, Any
 import strawberry
 
 from jobgate.domain import JobDetails
+from jobgate.domain.bigchange import BigChangeDetails
 from jobgate.domain.content_hub import ContentHubDetails
 from jobgate.domain.data_cloud import DataCloudDetails
+from jobgate.domain.workflow_manager import WorkflowManagerDetails
+from jobgate.graphql.details_bigchange import BigChangeJobDetails
 from jobgate.graphql.details_content_hub import ContentHubJobDetails
+from jobgate.graphql.details_workflow_manager import WorkflowManagerJobDetails
 
 
 @strawberry.type(description="Salesforce Data Cloud ingestion job fields.")
@@ -39,7 +43,7 @@ class DataCloudJobDetails:
 
 
 JobDetailsUnion = Annotated[
-    DataCloudJobDetails | ContentHubJobDetails,
+    DataCloudJobDetails | ContentHubJobDetails | BigChangeJobDetails | WorkflowManagerJobDetails,
     strawberry.union("JobDetails", description="The provider's own fields for a job."),
 ]
 
@@ -47,6 +51,8 @@ JobDetailsUnion = Annotated[
 _BUILDERS: dict[type[JobDetails], Callable[[Any], object]] = {
     DataCloudDetails: DataCloudJobDetails.from_domain,
     ContentHubDetails: ContentHubJobDetails.from_domain,
+    BigChangeDetails: BigChangeJobDetails.from_domain,
+    WorkflowManagerDetails: WorkflowManagerJobDetails.from_domain,
 }
 
 

@@ -8,7 +8,7 @@ import httpx
 
 from jobgate.config import SourceSettings
 from jobgate.domain import Provider
-from jobgate.providers import content_hub, data_cloud
+from jobgate.providers import bigchange, content_hub, data_cloud, workflow_manager
 from jobgate.providers.base import JobProvider
 
 ProviderFactory = Callable[[SourceSettings, httpx.AsyncBaseTransport], JobProvider]
@@ -17,6 +17,8 @@ ProviderFactory = Callable[[SourceSettings, httpx.AsyncBaseTransport], JobProvid
 FACTORIES: dict[Provider, ProviderFactory] = {
     Provider.DATA_CLOUD: data_cloud.build,
     Provider.CONTENT_HUB: content_hub.build,
+    Provider.BIGCHANGE: bigchange.build,
+    Provider.WORKFLOW_MANAGER: workflow_manager.build,
 }
 
 

@@ -15,7 +15,7 @@ from starlette.routing import Mount
 
 from jobgate.config import SourceSettings
 from jobgate.domain import Provider
-from jobgate.simulators import content_hub, data_cloud
+from jobgate.simulators import bigchange, content_hub, data_cloud, workflow_manager
 
 
 @dataclass
@@ -46,6 +46,12 @@ def build_vendors(*, seeded: bool = True) -> list[SimulatedVendor]:
     hub_store = content_hub.ContentHubStore()
     if seeded:
         content_hub.seed(hub_store)
+    bc_store = bigchange.BigChangeStore()
+    if seeded:
+        bigchange.seed(bc_store)
+    wm_store = workflow_manager.WorkflowManagerStore()
+    if seeded:
+        workflow_manager.seed(wm_store)
     return [
         SimulatedVendor(
             provider=Provider.DATA_CLOUD,
@@ -60,6 +66,25 @@ def build_vendors(*, seeded: bool = True) -> list[SimulatedVendor]:
             mount="/content-hub",
             app=content_hub.create_app(hub_store),
             options={"token": content_hub.DEMO_TOKEN},
+        ),
+        SimulatedVendor(
+            provider=Provider.BIGCHANGE,
+            source="field",
+            mount="/bigchange",
+            app=bigchange.create_app(bc_store),
+            options={
+                "client_id": bigchange.DEMO_CLIENT_ID,
+                "client_secret": bigchange.DEMO_CLIENT_SECRET,
+                "customer_id": bigchange.DEMO_CUSTOMER_ID,
+            },
+        ),
+        SimulatedVendor(
+            provider=Provider.WORKFLOW_MANAGER,
+            source="gis",
+            mount="/workflow-manager",
+            base_path="/demoOrg/demoItem",
+            app=workflow_manager.create_app(wm_store),
+            options={"token": workflow_manager.DEMO_TOKEN},
         ),
     ]
 

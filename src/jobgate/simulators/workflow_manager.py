@@ -1,0 +1,206 @@
+"""ArcGIS Workflow Manager simulator (PROVIDERS.md §4): jobs, search, manage, run/stop, diagrams.
+
+Served under ``/{orgId}/{itemId}``; any org and item address the one store. Behaviour the vendor
+does not document, as chosen here:
+
+* Token: ``Authorization: Bearer`` or ``?token=``. A missing token answers ``401``
+  ``{"error":{"code":499,"message":"Token Required."}}``, an unknown one ``401``
+  ``{"error":{"code":498,"message":"Invalid token."}}``.
+* Unknown job (read, run/stop): ``400`` with ``error.type`` ``"InvalidJobId"`` and the message
+  ``"Invalid job id '<id>': the job does not exist."`` (ArcGIS answers 400 for an invalid id).
+* Manage: a token lacking the type's privilege (jobClose, jobReopenClosed, jobUpgrade,
+  jobDelete) refuses the whole request before any job is looked at: ``400`` with ``error.type``
+  ``"InsufficientPrivileges"`` and ``"User does not have the privilege jobClose to perform this
+  operation."``. Otherwise jobs that can be changed are changed, the others (refused, or unknown
+  ids) are left, and the answer is ``200 {"success": false}`` when any was left. An unknown type,
+  a missing body or an empty ``jobIds`` is ``400`` ``WorkflowJsonException``. Closing a closed job
+  is a no-op the vendor does not list as a refusal, so it counts as success.
+* A closed job keeps its current steps and has ``jobStatus`` ``"Closed"``; Reopen restores the
+  step's status. ``POST /jobs/{id}/action`` ``Run``/``Stop`` needs no privilege and refuses a
+  closed job (``400`` ``InvalidJobState``).
+* ``GET /diagrams/{diagramId}`` answers the latest version with its ``steps``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from jobgate.simulators.common import bearer_token, json_body, json_response
+from jobgate.simulators.workflow_manager_store import (
+    ALL_PRIVILEGES,
+    DEMO_TOKEN,
+    MANAGE_PRIVILEGES,
+    SCENARIOS,
+    WorkflowManagerStore,
+    create_in,
+    seed,
+)
+
+__all__ = [
+    "ALL_PRIVILEGES",
+    "DEMO_TOKEN",
+    "SCENARIOS",
+    "WorkflowManagerStore",
+    "create_app",
+    "create_in",
+    "seed",
+]
+
+BASE = "/{org_id}/{item_id}"
+JOB_FIELDS = (
+    "jobId",
+    "jobName",
+    "description",
+    "jobStatus",
+    "closed",
+    "priority",
+    "percentComplete",
+    "diagramId",
+    "diagramVersion",
+    "jobTemplateId",
+    "createdDate",
+)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_CLOSED = re.compile(r"closed\s*=\s*([01])", re.IGNORECASE)
+_IN = re.compile(r"jobId\s+in\s*\(([^)]*)\)", re.IGNORECASE)
+_EQUALS = re.compile(r"(\w+)\s*=\s*'([^']*)'")
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def error(status: int, message: str, kind: str | int, key: str = "type") -> Response:
+    return json_response({"error": {key: kind, "message": message, "details": []}}, status)
+
+
+def _bad_json(message: str) -> Response:
+    return error(400, message, "WorkflowJsonException")
+
+
+def _unknown_job(job_id: str) -> Response:
+    return error(400, f"Invalid job id '{job_id}': the job does not exist.", "InvalidJobId")
+
+
+def _clause(text: str) -> Callable[[dict[str, Any]], bool] | None:
+    if m := _CLOSED.fullmatch(text):
+        wanted = m.group(1) == "1"
+        return lambda job: bool(job["closed"]) is wanted
+    if m := _IN.fullmatch(text):
+        ids = set(_QUOTED.findall(m.group(1)))
+        return lambda job: job["jobId"] in ids
+    if (m := _EQUALS.fullmatch(text)) and m.group(1) in JOB_FIELDS:
+        name, value = m.group(1), m.group(2)
+        return lambda job: str(job[name]) == value
+    return None
+
+
+def search(store: WorkflowManagerStore, body: Any) -> Response:
+    if not isinstance(body, dict):
+        return _bad_json("The search body must be a JSON object.")
+    q, fields = body.get("q", ""), body.get("fields", ["jobId"])
+    start, num = body.get("start", 0), body.get("num", 100)
+    if not isinstance(q, str) or not isinstance(fields, list) or not fields:
+        return _bad_json("q must be a string and fields a non-empty list.")
+    if unknown := [f for f in fields if f not in JOB_FIELDS]:
+        return _bad_json(f"Unknown field '{unknown[0]}'.")
+    if not isinstance(start, int) or not isinstance(num, int) or start < 0 or not 0 < num <= 1000:
+        return _bad_json("start must be >= 0 and num between 1 and 1000.")
+    tests = [_clause(c.strip()) for c in _AND.split(q.strip())] if q.strip() else []
+    if any(t is None for t in tests):
+        return _bad_json(f"Unsupported query '{q}'.")
+    found = [j for j in store.jobs.values() if all(t(j) for t in tests if t is not None)]
+    page = found[start : start + num]
+    more = start + num < len(found)
+    return json_response(
+        {
+            "fields": fields,
+            "results": [[job[f] for f in fields] for job in page],
+            "start": start,
+            "nextStart": start + num if more else -1,
+            "num": len(page),
+        }
+    )
+
+
+def create_app(store: WorkflowManagerStore | None = None) -> Starlette:
+    store = store if store is not None else WorkflowManagerStore()
+
+    def privileges(request: Request) -> frozenset[str] | Response:
+        token = bearer_token(request) or request.query_params.get("token")
+        if not token:
+            return error(401, "Token Required.", 499, key="code")
+        if token not in store.tokens:
+            return error(401, "Invalid token.", 498, key="code")
+        return store.tokens[token]
+
+    async def get_job(request: Request) -> Response:
+        if isinstance(denied := privileges(request), Response):
+            return denied
+        job_id = request.path_params["job_id"]
+        job = store.jobs.get(job_id)
+        return _unknown_job(job_id) if job is None else json_response(job)
+
+    async def search_jobs(request: Request) -> Response:
+        if isinstance(denied := privileges(request), Response):
+            return denied
+        return search(store, await json_body(request))
+
+    async def manage_jobs(request: Request) -> Response:
+        held = privileges(request)
+        if isinstance(held, Response):
+            return held
+        body = await json_body(request)
+        if not isinstance(body, dict) or body.get("type") not in MANAGE_PRIVILEGES:
+            return _bad_json("type must be one of Close, Reopen, Upgrade, Delete.")
+        ids = body.get("jobIds")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            return _bad_json("jobIds must be a non-empty list of job ids.")
+        needed = MANAGE_PRIVILEGES[body["type"]]
+        if needed not in held:
+            return error(
+                400,
+                f"User does not have the privilege {needed} to perform this operation.",
+                "InsufficientPrivileges",
+            )
+        if store.before_manage is not None:
+            store.before_manage()
+        return json_response({"success": store.manage(body["type"], ids)})
+
+    async def job_action(request: Request) -> Response:
+        if isinstance(denied := privileges(request), Response):
+            return denied
+        job_id = request.path_params["job_id"]
+        if job_id not in store.jobs:
+            return _unknown_job(job_id)
+        body = await json_body(request)
+        if not isinstance(body, dict) or body.get("type") not in ("Run", "Stop"):
+            return _bad_json("type must be Run or Stop.")
+        if store.jobs[job_id]["closed"]:
+            return error(400, f"Job '{job_id}' is closed.", "InvalidJobState")
+        store.set_running(job_id, body["type"] == "Run")
+        return json_response({"success": True})
+
+    async def get_diagram(request: Request) -> Response:
+        if isinstance(denied := privileges(request), Response):
+            return denied
+        diagram_id = request.path_params["diagram_id"]
+        if diagram_id not in store.diagrams:
+            return error(400, f"Invalid diagram id '{diagram_id}'.", "InvalidDiagramId")
+        return json_response(store.latest_diagram(diagram_id))
+
+    app = Starlette(
+        routes=[
+            Route(BASE + "/jobs/search", search_jobs, methods=["POST"]),
+            Route(BASE + "/jobs/manage", manage_jobs, methods=["POST"]),
+            Route(BASE + "/jobs/{job_id}", get_job, methods=["GET"]),
+            Route(BASE + "/jobs/{job_id}/action", job_action, methods=["POST"]),
+            Route(BASE + "/diagrams/{diagram_id}", get_diagram, methods=["GET"]),
+        ]
+    )
+    app.state.store = store
+    return app
