@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import httpx
 
 from jobgate.domain import ActionOutcome, ActionRequest, ErrorCode, Job, JobError, JobFailure
 from jobgate.domain.jobs import Provider
 from jobgate.domain.rules import StateTable
+from jobgate.providers.http import UpstreamHTTP
 
 T = TypeVar("T")
 
@@ -40,6 +43,36 @@ class JobProvider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class HttpProvider:
+    """What every HTTP adapter shares: its source, its upstream channel and its rules."""
+
+    provider: ClassVar[Provider]
+    rules: ClassVar[StateTable]
+
+    def __init__(self, source: str, http: UpstreamHTTP) -> None:
+        self.source = source
+        self.http = http
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def error(self, response: httpx.Response) -> JobError:
+        """The contract error for a failed answer; adapters refine it with the vendor's codes."""
+        return self.http.error(response)
+
+    def not_found(self, native_id: str) -> JobError:
+        return JobError(ErrorCode.NOT_FOUND, f"Job '{self.source}:{native_id}' does not exist.")
+
+    async def get_object(self, path: str) -> dict[str, Any] | None:
+        """GET one resource: its JSON object, ``None`` on 404; any other answer is a failure."""
+        response = await self.http.get(path)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise JobFailure(self.error(response))
+        return self.http.json_object(response)
 
 
 async def for_each(

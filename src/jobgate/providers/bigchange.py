@@ -35,8 +35,9 @@ from jobgate.domain.bigchange import (
     update_refusal,
 )
 from jobgate.domain.jobs import Provider
-from jobgate.domain.rules import StateTable, unsupported
+from jobgate.domain.rules import unsupported
 from jobgate.providers.base import (
+    HttpProvider,
     for_each,
     optional_int,
     optional_text,
@@ -58,23 +59,16 @@ _FIELD_NAMES = {"contactPersonId": "primaryContactId"}
 Check = Callable[[Job], list[str]]
 
 
-class BigChangeProvider:
+class BigChangeProvider(HttpProvider):
     provider = Provider.BIGCHANGE
+    rules = RULES
 
     def __init__(
         self, source: str, http: UpstreamHTTP, auth: BigChangeAuth, *, type_ttl: float = 60.0
     ) -> None:
-        self.source = source
-        self.http = http
+        super().__init__(source, http)
         self.auth = auth
         self.job_types = JobTypeLoader(self._fetch_job_type, ttl=type_ttl)
-
-    @property
-    def rules(self) -> StateTable:
-        return RULES
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
         results = await for_each(native_ids, self._read_if_valid)
@@ -85,12 +79,9 @@ class BigChangeProvider:
         return await self.read_job(native_id) if is_native_id(native_id) else None
 
     async def read_job(self, native_id: str) -> Job | None:
-        response = await self.http.get(f"{JOBS_PATH}/{native_id}")
-        if response.status_code == 404:
+        body = await self.get_object(f"{JOBS_PATH}/{native_id}")
+        if body is None:
             return None
-        if response.status_code != 200:
-            raise JobFailure(self._error(response))
-        body = self.http.json_object(response)
         type_id = optional_int(body, "typeId")
         found = None if type_id is None else await self.job_types.load(type_id)
         if isinstance(found, JobError):
@@ -115,7 +106,7 @@ class BigChangeProvider:
             return unsupported(self.provider, request.action, batch=request.batch)
         job = await self._read_if_valid(native_id)
         if job is None:
-            return JobError(ErrorCode.NOT_FOUND, f"Job '{self.source}:{native_id}' does not exist.")
+            return self.not_found(native_id)
         refusal = RULES.refusal(request.action, job.provider_status)
         if refusal is not None:
             return refusal
@@ -188,7 +179,7 @@ class BigChangeProvider:
                 self.read_job, native_id, lambda j: not check(j), lost.error
             )
         if response.status_code not in (200, 204):
-            return self._error(response)
+            return self.error(response)
         return await self._confirm(native_id, check, f"{what} (HTTP {response.status_code})")
 
     async def _confirm(self, native_id: str, check: Check, accepted: str) -> ActionOutcome:
@@ -218,13 +209,13 @@ class BigChangeProvider:
             if response.status_code == 404:
                 return None
             if response.status_code != 200:
-                return self._error(response)
+                return self.error(response)
             return _job_type_from(type_id, self.http.json_object(response))
         except JobFailure as failure:
             return failure.error
 
-    def _error(self, response: httpx.Response) -> JobError:
-        error = self.http.error(response)
+    def error(self, response: httpx.Response) -> JobError:
+        error = super().error(response)
         fields = tuple(
             FieldError(_FIELD_NAMES.get(f.field, f.field), f.messages) for f in error.field_errors
         )

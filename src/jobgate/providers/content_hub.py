@@ -15,8 +15,9 @@ from jobgate.config import SourceSettings
 from jobgate.domain import ActionOutcome, ActionRequest, ErrorCode, Job, JobError, JobFailure
 from jobgate.domain.content_hub import CANCELLED, RULES, ContentHubDetails, rule_key
 from jobgate.domain.jobs import JobAction, Provider
-from jobgate.domain.rules import StateTable, invalid_state, unsupported
+from jobgate.domain.rules import invalid_state, unsupported
 from jobgate.providers.base import (
+    HttpProvider,
     for_each,
     malformed,
     optional_int,
@@ -24,7 +25,7 @@ from jobgate.providers.base import (
     settle_after_uncertain_write,
     text_field,
 )
-from jobgate.providers.http import UpstreamHTTP, WriteUncertain, build_http
+from jobgate.providers.http import WriteUncertain, build_http
 
 JOBS_PATH = "/api/fetchjobs"
 PENDING = "Pending"
@@ -38,19 +39,9 @@ def is_native_id(native_id: str) -> bool:
     return native_id.isascii() and native_id.isdigit()
 
 
-class ContentHubProvider:
+class ContentHubProvider(HttpProvider):
     provider = Provider.CONTENT_HUB
-
-    def __init__(self, source: str, http: UpstreamHTTP) -> None:
-        self.source = source
-        self.http = http
-
-    @property
-    def rules(self) -> StateTable:
-        return RULES
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    rules = RULES
 
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
         return await for_each(native_ids, self.read_job)
@@ -63,12 +54,7 @@ class ContentHubProvider:
         """The job exactly as the upstream sent it, or ``None`` when it does not exist."""
         if not is_native_id(native_id):
             return None
-        response = await self.http.get(f"{JOBS_PATH}/{native_id}")
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise JobFailure(self.http.error(response))
-        return self.http.json_object(response)
+        return await self.get_object(f"{JOBS_PATH}/{native_id}")
 
     async def perform(
         self, request: ActionRequest, native_ids: Sequence[str]
@@ -80,13 +66,10 @@ class ContentHubProvider:
 
         return await for_each(native_ids, one)
 
-    def _not_found(self, native_id: str) -> JobError:
-        return JobError(ErrorCode.NOT_FOUND, f"Job '{self.source}:{native_id}' does not exist.")
-
     async def _cancel(self, native_id: str) -> ActionOutcome:
         body = await self._fetch(native_id)
         if body is None:
-            return self._not_found(native_id)
+            return self.not_found(native_id)
         job = self.job_from(body)
         if JobAction.CANCEL not in job.allowed_actions:
             return invalid_state(JobAction.CANCEL, job.provider_status, job.allowed_actions)

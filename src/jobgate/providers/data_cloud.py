@@ -15,18 +15,18 @@ from jobgate.domain import (
     ErrorCode,
     Job,
     JobError,
-    JobFailure,
 )
 from jobgate.domain.data_cloud import RULES, TARGET_STATE, DataCloudDetails
 from jobgate.domain.jobs import Provider
-from jobgate.domain.rules import StateTable, unsupported
+from jobgate.domain.rules import unsupported
 from jobgate.providers.base import (
+    HttpProvider,
     for_each,
     optional_text,
     settle_after_uncertain_write,
     text_field,
 )
-from jobgate.providers.http import UpstreamHTTP, WriteUncertain, build_http
+from jobgate.providers.http import WriteUncertain, build_http
 
 JOBS_PATH = "/api/v1/ingest/jobs"
 
@@ -39,30 +39,16 @@ _CODES = {
 }
 
 
-class DataCloudProvider:
+class DataCloudProvider(HttpProvider):
     provider = Provider.DATA_CLOUD
-
-    def __init__(self, source: str, http: UpstreamHTTP) -> None:
-        self.source = source
-        self.http = http
-
-    @property
-    def rules(self) -> StateTable:
-        return RULES
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    rules = RULES
 
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
         return await for_each(native_ids, self.read_job)
 
     async def read_job(self, native_id: str) -> Job | None:
-        response = await self.http.get(f"{JOBS_PATH}/{native_id}")
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise JobFailure(self._error(response))
-        return self.job_from(self.http.json_object(response))
+        body = await self.get_object(f"{JOBS_PATH}/{native_id}")
+        return None if body is None else self.job_from(body)
 
     async def perform(
         self, request: ActionRequest, native_ids: Sequence[str]
@@ -77,7 +63,7 @@ class DataCloudProvider:
             return unsupported(self.provider, request.action)
         job = await self.read_job(native_id)
         if job is None:
-            return JobError(ErrorCode.NOT_FOUND, f"Job '{self.source}:{native_id}' does not exist.")
+            return self.not_found(native_id)
         refusal = RULES.refusal(request.action, job.provider_status)
         if refusal is not None:
             return refusal
@@ -91,7 +77,7 @@ class DataCloudProvider:
                 self.read_job, native_id, lambda j: j.provider_status == target, lost.error
             )
         if response.status_code != 200:
-            return self._error(response)
+            return self.error(response)
         changed = self.job_from(self.http.json_object(response))
         if changed.provider_status == target:
             return changed
@@ -107,8 +93,8 @@ class DataCloudProvider:
             ),
         )
 
-    def _error(self, response: httpx.Response) -> JobError:
-        error = self.http.error(response)
+    def error(self, response: httpx.Response) -> JobError:
+        error = super().error(response)
         code = _CODES.get(error.upstream_code or "")
         return error if code is None else replace(error, code=code)
 

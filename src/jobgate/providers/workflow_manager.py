@@ -32,7 +32,7 @@ from jobgate.domain import (
     JobFailure,
     Provider,
 )
-from jobgate.domain.rules import StateTable, unsupported
+from jobgate.domain.rules import unsupported
 from jobgate.domain.workflow_manager import (
     MANAGE_TYPES,
     RULES,
@@ -43,8 +43,15 @@ from jobgate.domain.workflow_manager import (
     refusal,
     steps_in_diagram,
 )
-from jobgate.providers.base import for_each, malformed, optional_int, optional_text, text_field
-from jobgate.providers.http import UpstreamHTTP, WriteUncertain, build_http
+from jobgate.providers.base import (
+    HttpProvider,
+    for_each,
+    malformed,
+    optional_int,
+    optional_text,
+    text_field,
+)
+from jobgate.providers.http import WriteUncertain, build_http
 
 _MISSING_JOB = re.compile(r"invalid job ?id|job .*(does not exist|not found)", re.IGNORECASE)
 _BAD_TOKEN = re.compile(r"invalid token|token required|token expired", re.IGNORECASE)
@@ -58,19 +65,9 @@ class Diagram:
     step_ids: frozenset[str]
 
 
-class WorkflowManagerProvider:
+class WorkflowManagerProvider(HttpProvider):
     provider = Provider.WORKFLOW_MANAGER
-
-    def __init__(self, source: str, http: UpstreamHTTP) -> None:
-        self.source = source
-        self.http = http
-
-    @property
-    def rules(self) -> StateTable:
-        return RULES
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    rules = RULES
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -101,7 +98,7 @@ class WorkflowManagerProvider:
             body = self.http.json_object(response)
             if not isinstance(body.get("error"), dict):
                 return body
-        error = self._error(response)
+        error = self.error(response)
         if response.status_code == 404 or (
             response.status_code in (200, 400)
             and (error.upstream_code in _NOT_FOUND_TYPES or _MISSING_JOB.search(error.message))
@@ -112,7 +109,7 @@ class WorkflowManagerProvider:
     async def _get_diagram(self, diagram_id: str) -> Diagram:
         response = await self.http.get(f"/diagrams/{quote(diagram_id, safe='')}")
         if response.status_code != 200:
-            raise JobFailure(self._error(response))
+            raise JobFailure(self.error(response))
         body = self.http.json_object(response)
         version, steps = optional_int(body, "diagramVersion"), body.get("steps")
         if version is None or not isinstance(steps, list):
@@ -213,16 +210,16 @@ class WorkflowManagerProvider:
             return dict.fromkeys(ids, failure.error)
         if response.status_code >= 500:
             # The upstream failed midway: some jobs may have changed, so look before reporting.
-            return await self._read_back(request, ids, None, self._error(response))
+            return await self._read_back(request, ids, None, self.error(response))
         if response.status_code != 200:
-            error = self._error(response)
+            error = self.error(response)
             return dict.fromkeys(ids, error)
         try:
             answer = self.http.json_object(response)
         except JobFailure as garbled:
             return await self._read_back(request, ids, None, self._unknown(garbled.error.message))
         if isinstance(answer.get("error"), dict):
-            error = self._error(response)
+            error = self.error(response)
             return dict.fromkeys(ids, error)
         success = answer.get("success")
         if not isinstance(success, bool):
@@ -292,7 +289,7 @@ class WorkflowManagerProvider:
     def _unknown(self, message: str, provider_status: str | None = None) -> JobError:
         return JobError(ErrorCode.OUTCOME_UNKNOWN, message, provider_status=provider_status)
 
-    def _error(self, response: httpx.Response) -> JobError:
+    def error(self, response: httpx.Response) -> JobError:
         """ArcGIS names a missing privilege or a bad token in a 400 body as often as by status."""
         error = self.http.error(response)
         code = error.upstream_code or ""
