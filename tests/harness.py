@@ -11,7 +11,7 @@ import httpx
 from starlette.applications import Starlette
 
 from jobgate.app import create_app
-from jobgate.config import ServerSettings, Settings, SourceSettings
+from jobgate.config import IdempotencySettings, ServerSettings, Settings, SourceSettings
 from jobgate.domain import Provider
 from jobgate.providers.base import JobProvider
 from jobgate.providers.registry import build_provider
@@ -69,6 +69,7 @@ async def gateway(
     vendors: Sequence[SimulatedVendor] | None = None,
     *,
     server: ServerSettings | None = None,
+    idempotency: IdempotencySettings | None = None,
     **source_overrides: Any,
 ) -> AsyncIterator[Gateway]:
     """The whole gateway app (lifespan run) over the given simulators (default: all, seeded)."""
@@ -80,7 +81,11 @@ async def gateway(
     def transport_for(source: SourceSettings) -> httpx.AsyncBaseTransport:
         return faults[source.name]
 
-    settings = Settings(server=server or ServerSettings(), sources=sources)
+    settings = Settings(
+        server=server or ServerSettings(),
+        sources=sources,
+        idempotency=idempotency or IdempotencySettings(),
+    )
     app = create_app(settings, transport_factory=transport_for)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(

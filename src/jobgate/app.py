@@ -18,7 +18,13 @@ from jobgate.config import Settings, SourceSettings, load_settings
 from jobgate.gateway import Gateway
 from jobgate.graphql.schema import build_schema
 from jobgate.graphql_http import GraphQLEndpoint
+from jobgate.idempotency import IdempotencyGuard, build_store
+from jobgate.metrics import worker_exiting
+from jobgate.observe import GraphQLRequestLog, breakers_by_source, metrics_endpoint, readyz
+from jobgate.providers.http import collect_channels
 from jobgate.providers.registry import build_provider, production_transport
+from jobgate.security.auth import Authenticator
+from jobgate.security.middleware import AuthMiddleware, internal_error
 
 log = logging.getLogger("jobgate")
 
@@ -34,29 +40,45 @@ def create_app(
     """Build the gateway app; ``transport_factory`` is the seam tests and demo mode use."""
     schema = schema or build_schema(settings.server)
     endpoint = GraphQLEndpoint(schema, settings.server)
+    guarded = IdempotencyGuard(endpoint.handle, settings.server)  # Idempotency-Key on mutations
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        providers = {
-            name: build_provider(source, transport_factory(source))
-            for name, source in settings.sources.items()
-        }
+        with collect_channels() as channels:  # each source's breakers, for /readyz and sources
+            providers = {
+                name: build_provider(source, transport_factory(source))
+                for name, source in settings.sources.items()
+            }
+        app.state.breakers = breakers_by_source(channels)
         app.state.gateway = Gateway(providers)
+        app.state.idempotency = build_store(settings.idempotency, settings.server)
         try:
             yield
         finally:
             await app.state.gateway.aclose()
+            await app.state.idempotency.aclose()
+            worker_exiting()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     app = Starlette(
         routes=[
-            Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route("/graphql", guarded.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
+    if settings.server.metrics:
+        app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    # The Principal is recorded before the route (and its Idempotency-Key guard) runs.
+    app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings.auth))
+    app.add_exception_handler(Exception, internal_error)  # a JSON 500, never a traceback
+    if settings.file is not None and not settings.auth.enabled:
+        log.warning("%s has no [auth]: anyone who can reach the gateway may use it", settings.file)
+    # Outermost, so that every answer to /graphql is logged and counted, whoever gives it.
+    app.add_middleware(GraphQLRequestLog, timeout=settings.server.request_timeout)
     app.state.settings = settings
     return app
 

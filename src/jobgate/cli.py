@@ -6,8 +6,15 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from jobgate.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+# How `serve --workers N` hands the log level to its worker processes.
+WORKER_LOG_LEVEL = "JOBGATE_LOG_LEVEL"
 
 DESCRIPTION = """\
 jobgate: one GraphQL API in front of four vendors' job APIs
@@ -86,6 +93,8 @@ def _check_config(path: str) -> int:
     settings = load_settings(path)
     names = ", ".join(f"{n} ({s.provider.value})" for n, s in settings.sources.items())
     print(f"{path}: OK — {len(settings.sources)} source(s): {names}")
+    if not settings.auth.enabled:
+        print(f"jobgate: WARNING: {path} has no [auth] table: the gateway is open", file=sys.stderr)
     return 0
 
 
@@ -115,6 +124,12 @@ def _serve(args: argparse.Namespace) -> int:
             "jobgate demo: simulated upstreams with sample jobs; no authentication.",
             file=sys.stderr,
         )
+    elif not settings.auth.enabled:
+        print(
+            f"jobgate: WARNING: {path} has no [auth] table: anyone who can reach this "
+            "gateway can read and change jobs.",
+            file=sys.stderr,
+        )
     if settings is None or settings.server.graphiql:
         print(f"GraphiQL: http://{host}:{port}/graphql", file=sys.stderr)
     else:
@@ -125,19 +140,67 @@ def _serve(args: argparse.Namespace) -> int:
         "log_config": None,
         "access_log": False,
         "log_level": args.log_level,
+        **_fast_server(),
     }
     if args.workers > 1:
         assert path is not None
-        os.environ["JOBGATE_CONFIG"] = path
-        uvicorn.run(
-            "jobgate.app:app_from_environment", factory=True, workers=args.workers, **common
-        )
+        _serve_workers(path, args.workers, args.log_level, common)
     else:
         from jobgate.app import create_app, demo_app
 
         app = demo_app() if settings is None else create_app(settings)
         uvicorn.run(app, **common)
     return 0
+
+
+def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, Any]) -> None:
+    """N worker processes on one port (uvicorn's supervisor); each builds its app from the
+    environment. Metrics use prometheus_client's multiprocess mode: a scrape lands on any one
+    worker, and only files shared by all of them let it report the whole server."""
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    os.environ["JOBGATE_CONFIG"] = path
+    os.environ[WORKER_LOG_LEVEL] = log_level
+    owned = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Fresh per run: values left by an earlier run would be summed into this one's.
+        owned = tempfile.mkdtemp(prefix="jobgate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = owned
+    try:
+        uvicorn.run("jobgate.cli:worker_app", factory=True, workers=workers, **common)
+    finally:
+        if owned is not None:
+            shutil.rmtree(owned, ignore_errors=True)
+
+
+def worker_app() -> Starlette:
+    """Factory each ``--workers`` process calls: its own JSON logging, then the app."""
+    from jobgate.app import app_from_environment
+    from jobgate.logs import configure_logging
+
+    configure_logging(os.environ.get(WORKER_LOG_LEVEL, "info"))
+    return app_from_environment()
+
+
+def _fast_server() -> dict[str, str]:
+    """uvloop and httptools when they import (as uvicorn[standard] does); else pure Python."""
+    fast: dict[str, str] = {}
+    try:
+        import uvloop  # noqa: F401
+
+        fast["loop"] = "uvloop"
+    except ImportError:
+        pass
+    try:
+        import httptools  # noqa: F401
+
+        fast["http"] = "httptools"
+    except ImportError:
+        pass
+    return fast
 
 
 def _simulate(host: str, port: int, log_level: str) -> int:

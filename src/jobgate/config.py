@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jobgate.domain import Provider
+from jobgate.security.settings import AuthConfigError, AuthSettings, parse_auth
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SOURCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -42,10 +43,16 @@ class ServerSettings:
     port: int = 8000
     request_timeout: float = 30.0
     max_ids: int = 100
-    max_depth: int = 10
-    max_aliases: int = 30
-    max_tokens: int = 2000
+    # graphql-armor's defaults. Depth counts nested selection sets; the deepest legitimate
+    # query (manageJobs > results > job > details > customFields > id) is 5.
+    max_depth: int = 6
+    max_aliases: int = 15
+    max_directives: int = 50
+    max_tokens: int = 1000
     max_body_bytes: int = 100_000
+    csrf_prevention: bool = True  # see jobgate.security.csrf
+    csrf_header: str = "x-jobgate-csrf"
+    metrics: bool = True  # serve GET /metrics (Prometheus text format)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +69,22 @@ class SourceSettings:
     timeout: float = 10.0
     connect_timeout: float = 3.0
     max_concurrency: int = 16
+    retries: int = 2  # retries of a failed read (0-5); writes are never retried
+    breaker_failures: int = 5  # consecutive failed calls that open the circuit
+    breaker_cooldown: float = 30.0  # seconds an open circuit fails fast before a probe
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a response or a log line."""
         return tuple(s for s in (self.token, self.client_secret) if s)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencySettings:
+    """``[idempotency]``: where Idempotency-Key answers are kept, and for how long."""
+
+    redis_url: str | None = field(default=None, repr=False)  # None: this process's memory
+    ttl_seconds: float = 86_400.0
+    max_keys: int = 100_000  # bound of the in-memory store
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +93,20 @@ class Settings:
     sources: Mapping[str, SourceSettings]
     file: str | None = None
     demo: bool = False
+    idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)  # empty: open to every caller
 
 
-_COMMON_KEYS = {"provider", "base_url", "timeout", "connect_timeout", "max_concurrency"}
+_COMMON_KEYS = {
+    "provider",
+    "base_url",
+    "timeout",
+    "connect_timeout",
+    "max_concurrency",
+    "retries",
+    "breaker_failures",
+    "breaker_cooldown",
+}
 # Per provider: (required keys, optional keys) beyond the common ones.
 _PROVIDER_KEYS: dict[Provider, tuple[frozenset[str], frozenset[str]]] = {
     Provider.CONTENT_HUB: (frozenset({"token"}), frozenset({"auth_header"})),
@@ -106,7 +136,7 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
 
 
 def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str]) -> Settings:
-    unknown = set(data) - {"server", "sources"}
+    unknown = set(data) - {"server", "sources", "idempotency", "auth"}
     if unknown:
         raise ConfigError(file, "unknown table or key", key=sorted(unknown)[0])
     server = _server(_table(data.get("server", {}), file, "server"), file, environ)
@@ -117,7 +147,27 @@ def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str
         name: _source(name, _table(body, file, f"sources.{name}"), file, environ)
         for name, body in sources_table.items()
     }
-    return Settings(server=server, sources=sources, file=file)
+    idempotency = _idempotency(
+        _table(data.get("idempotency", {}), file, "idempotency"), file, environ
+    )
+    auth = _auth(data.get("auth"), file, environ, sources)
+    return Settings(server=server, sources=sources, file=file, idempotency=idempotency, auth=auth)
+
+
+def _auth(
+    raw: Any, file: str, environ: Mapping[str, str], sources: Mapping[str, SourceSettings]
+) -> AuthSettings:
+    """``[auth]`` (see jobgate.security.settings); absent: no authentication."""
+    if raw is None:
+        return AuthSettings()
+
+    def expand(value: Any, key: str) -> Any:
+        return _expand(value, file, None, key, environ)
+
+    try:
+        return parse_auth(_table(raw, file, "auth"), expand, set(sources))
+    except AuthConfigError as exc:
+        raise ConfigError(file, exc.message, key=exc.key) from None
 
 
 def _table(value: Any, file: str, where: str) -> dict[str, Any]:
@@ -151,7 +201,11 @@ _SERVER_TYPES: dict[str, type] = {
     "max_depth": int,
     "max_aliases": int,
     "max_tokens": int,
+    "max_directives": int,
     "max_body_bytes": int,
+    "csrf_prevention": bool,
+    "csrf_header": str,
+    "metrics": bool,
 }
 
 
@@ -164,6 +218,10 @@ def _server(table: dict[str, Any], file: str, environ: Mapping[str, str]) -> Ser
         values[key] = _typed(value, _SERVER_TYPES[key], file, None, f"[server] {key}")
     if "port" in values and not 0 < values["port"] < 65536:
         raise ConfigError(file, "must be between 1 and 65535", key="[server] port")
+    if "csrf_header" in values and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", values["csrf_header"]):
+        raise ConfigError(
+            file, "must be a header name (letters, digits, '-')", key="[server] csrf_header"
+        )
     return ServerSettings(**values)
 
 
@@ -187,7 +245,10 @@ _SOURCE_NUMBERS: dict[str, type] = {
     "timeout": float,
     "connect_timeout": float,
     "max_concurrency": int,
+    "breaker_failures": int,
+    "breaker_cooldown": float,
 }
+MAX_RETRIES = 5
 
 
 def _source(
@@ -222,6 +283,13 @@ def _source(
         if key == "provider":
             continue
         value = _expand(raw, file, name, key, environ)
+        if key == "retries":  # the one number that may be 0
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if not whole or not 0 <= value <= MAX_RETRIES:
+                message = f"must be a whole number from 0 to {MAX_RETRIES}"
+                raise ConfigError(file, message, source=name, key=key)
+            values[key] = value
+            continue
         kind = _SOURCE_NUMBERS.get(key, str)
         if key == "customer_id" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
@@ -239,3 +307,29 @@ def _source(
             file, "must be 'bearer' or 'x-auth-token'", source=name, key="auth_header"
         )
     return SourceSettings(name=name, provider=provider, **values)
+
+
+_IDEMPOTENCY_TYPES: dict[str, type] = {"redis_url": str, "ttl_seconds": float, "max_keys": int}
+
+
+def _idempotency(
+    table: dict[str, Any], file: str, environ: Mapping[str, str]
+) -> IdempotencySettings:
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        where = f"[idempotency] {key}"
+        if key not in _IDEMPOTENCY_TYPES:
+            raise ConfigError(file, "unknown key", key=where)
+        value = _expand(raw, file, None, where, environ)
+        values[key] = _typed(value, _IDEMPOTENCY_TYPES[key], file, None, where)
+    if "redis_url" in values:
+        # The message never repeats the URL: it may carry a password.
+        url = urlsplit(values["redis_url"])
+        try:
+            valid = url.scheme in ("redis", "rediss") and bool(url.hostname) and url.port != 0
+        except ValueError:  # a port that is not a number from 0 to 65535
+            valid = False
+        if not valid:
+            message = "must be a redis:// or rediss:// URL with a host"
+            raise ConfigError(file, message, key="[idempotency] redis_url")
+    return IdempotencySettings(**values)

@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Mapping, Sequence
 
 from jobgate.domain import ActionOutcome, ActionRequest, Job, JobError, JobId, parse_job_id
+from jobgate.domain.errors import ErrorCode
+from jobgate.domain.ids import MAX_ID_LENGTH
 from jobgate.domain.rules import unsupported
+from jobgate.principal import Principal
 from jobgate.providers.base import JobProvider
 
 
 class Gateway:
     def __init__(self, providers: Mapping[str, JobProvider]) -> None:
         self.providers = dict(providers)
+        self.restricted = False  # a view for a principal limited to some sources
+
+    def scoped(self, principal: Principal) -> Gateway:
+        """This gateway as ``principal`` sees it: only its sources (a view; nothing is copied)."""
+        if principal.sources is None:
+            return self
+        view = copy.copy(self)  # shares every provider and whatever state they keep
+        view.providers = {n: p for n, p in self.providers.items() if principal.may_use(n)}
+        view.restricted = True
+        return view
 
     async def aclose(self) -> None:
         await asyncio.gather(*(p.aclose() for p in self.providers.values()))
 
     def parse(self, raw_id: str) -> JobId | JobError:
+        source, colon, _ = raw_id.partition(":")
+        if self.restricted and colon and source not in self.providers:
+            # Configured elsewhere or not at all: the answer is the same, so that a restricted
+            # caller cannot tell which other sources exist. Nothing reaches an upstream.
+            if len(raw_id) <= MAX_ID_LENGTH:
+                return JobError(ErrorCode.FORBIDDEN, "This job's source is not available to you.")
         return parse_job_id(raw_id, self.providers)
 
     def _group(self, raw_ids: Sequence[str]) -> tuple[list[JobId | JobError], dict[str, list[str]]]:

@@ -1,7 +1,9 @@
 """GraphQL over HTTP (the GraphQL-over-HTTP spec): parse the request, execute, shape the answer.
 
 Kept apart from Strawberry's own view so that limits, content negotiation, the 405 for
-mutations over GET, the overall deadline and error masking are explicit and cheap.
+mutations over GET, the overall deadline and error masking are explicit and cheap. Before
+anything runs: CSRF prevention (jobgate.security.csrf), then the caller's scope for the
+operation (403 for the whole request: a query needs jobs:read, a mutation jobs:write).
 """
 
 from __future__ import annotations
@@ -18,27 +20,41 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graphql import GraphQLError
+from graphql import OperationType as Operation  # a parsed document's (not Strawberry's)
 from jobgate.config import ServerSettings
 from jobgate.gateway import Gateway
 from jobgate.graphql.context import Context
 from jobgate.graphql.errors import is_expected
 from jobgate.logs import request_id_var
+from jobgate.principal import READ, WRITE, Principal, principal_of
+from jobgate.security.csrf import csrf_refusal
+from jobgate.security.limits import inspect_document
 
 log = logging.getLogger("jobgate.graphql")
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+# "Did you mean 'x'?" names schema members: hidden along with introspection.
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 class BadRequest(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers or {}
+        self.code = code
 
 
 def _media_type(request: Request) -> str:
@@ -54,6 +70,12 @@ def _media_type(request: Request) -> str:
     raise BadRequest(406, f"Cannot answer in any of: {accept[:100]}. Accept {JSON}.")
 
 
+def request_id_of(request: Request) -> str:
+    """The caller's ``X-Request-Id`` when it is a sane token, else a fresh one."""
+    supplied = request.headers.get("x-request-id", "")
+    return supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+
 class GraphQLEndpoint:
     def __init__(self, schema: strawberry.Schema, server: ServerSettings) -> None:
         self.schema = schema
@@ -61,14 +83,17 @@ class GraphQLEndpoint:
         self.ide_html = get_graphql_ide_html("graphiql") if server.graphiql else None
 
     async def handle(self, request: Request) -> Response:
-        supplied = request.headers.get("x-request-id", "")
-        request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        request_id = request_id_of(request)
         token = request_id_var.set(request_id)
+        request.state.request_id = request_id  # for the last-resort 500 handler
         try:
             return await self._handle(request, request_id)
         except BadRequest as exc:
             headers = {**exc.headers, "X-Request-Id": request_id}
-            return _json({"errors": [{"message": str(exc)}]}, exc.status, JSON, headers)
+            error: dict[str, Any] = {"message": str(exc)}
+            if exc.code is not None:
+                error["extensions"] = {"code": exc.code}
+            return _json({"errors": [error]}, exc.status, JSON, headers)
         finally:
             request_id_var.reset(token)
 
@@ -80,20 +105,35 @@ class GraphQLEndpoint:
                 and "text/html" in request.headers.get("accept", "")
             ):
                 return HTMLResponse(self.ide_html)
+            self._refuse_cross_site(request)
             params = self._from_query_string(request)
         elif request.method == "POST":
+            self._refuse_cross_site(request)
             params = await self._from_body(request)
         else:
             raise BadRequest(405, "GraphQL takes GET or POST.", {"Allow": "GET, POST"})
         media_type = _media_type(request)
         query, variables, operation_name = params
+        principal = principal_of(request)
+        problem = self._check_operation(request, query, operation_name, principal)
+        if problem is not None:
+            # A request error (GraphQL-over-HTTP): nothing runs, and there is no "data".
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            headers = {"X-Request-Id": request_id}
+            return _json({"errors": [{"message": problem}]}, status, media_type, headers)
         allowed = (
             {OperationType.QUERY}
             if request.method == "GET"
             else {OperationType.QUERY, OperationType.MUTATION}
         )
         gateway: Gateway = request.app.state.gateway
-        context = Context(gateway=gateway, server=self.server, request_id=request_id)
+        context = Context(
+            gateway=gateway.scoped(principal),
+            principal=principal,
+            server=self.server,
+            request_id=request_id,
+            breakers=getattr(request.app.state, "breakers", {}),
+        )
         try:
             async with asyncio.timeout(self.server.request_timeout):
                 result = await self.schema.execute(
@@ -122,17 +162,61 @@ class GraphQLEndpoint:
                 media_type,
                 {"X-Request-Id": request_id},
             )
-        body: dict[str, Any] = {"data": result.data}
+        # Parse, validation and variable errors come before execution (no path): then the
+        # answer has no "data" at all, as the GraphQL spec asks.
+        executed = not isinstance(result, PreExecutionError) and (
+            result.data is not None or any(e.path for e in result.errors or ())
+        )
+        body: dict[str, Any] = {"data": result.data} if executed else {}
         if result.errors:
             body["errors"] = [self._format(e, request_id) for e in result.errors]
         status = 200
-        if media_type == GRAPHQL_RESPONSE and result.data is None and result.errors:
+        if media_type == GRAPHQL_RESPONSE and not executed:
             status = 400  # the request never executed: a document or variables error
         return _json(body, status, media_type, {"X-Request-Id": request_id})
 
+    def _refuse_cross_site(self, request: Request) -> None:
+        if not self.server.csrf_prevention:
+            return
+        refusal = csrf_refusal(request.method, request.headers, self.server.csrf_header)
+        if refusal is None:
+            return
+        query = request.query_params.get("query") if request.method == "GET" else None
+        if query:  # a mutation over GET is a 405 whatever its headers
+            operation_name = request.query_params.get("operationName")
+            inspection = inspect_document(query, operation_name, self.server.max_tokens)
+            if inspection.operation is Operation.MUTATION:
+                raise BadRequest(405, "Mutations must be sent with POST.", {"Allow": "POST"})
+        raise BadRequest(400, refusal, code="CSRF_BLOCKED")
+
+    def _check_operation(
+        self, request: Request, query: str, operation_name: str | None, principal: Principal
+    ) -> str | None:
+        """Refuse what must not run (405, 403); return a request error's message, if any."""
+        inspection = inspect_document(query, operation_name, self.server.max_tokens)
+        operation = inspection.operation
+        if operation is Operation.MUTATION and request.method == "GET":
+            raise BadRequest(405, "Mutations must be sent with POST.", {"Allow": "POST"})
+        if inspection.problem is not None:
+            return inspection.problem
+        if operation is not None:
+            needed = WRITE if operation is Operation.MUTATION else READ
+            if not principal.can(needed):
+                challenge = f'Bearer realm="jobgate", error="insufficient_scope", scope="{needed}"'
+                raise BadRequest(
+                    403,
+                    f"This {operation.value} needs the {needed} scope.",
+                    {"WWW-Authenticate": challenge},
+                    code="FORBIDDEN",
+                )
+        return None
+
     def _format(self, error: GraphQLError, request_id: str) -> dict[str, Any]:
         if is_expected(error):
-            return error.formatted  # type: ignore[return-value]
+            formatted: dict[str, Any] = dict(error.formatted)
+            if not self.server.introspection:
+                formatted["message"] = _SUGGESTION.sub("", formatted["message"])
+            return formatted
         log.error(
             "unexpected error while resolving %s",
             ".".join(str(p) for p in error.path or ()),

@@ -255,7 +255,7 @@ async def test_wrong_token_is_unauthenticated(auth_header: str) -> None:
 )  # fmt: skip
 async def test_read_faults_map_to_codes(fault: Fault, code: ErrorCode) -> None:
     sim = vendor(Provider.CONTENT_HUB)
-    async with adapter(sim, timeout=0.2) as (provider, faults):
+    async with adapter(sim, timeout=0.2, retries=0) as (provider, faults):
         faults.add(fault)
         [error] = await provider.read_jobs(["6168"])
         assert isinstance(error, JobError)

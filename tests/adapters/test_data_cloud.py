@@ -118,8 +118,9 @@ async def test_unknown_job_on_write_is_not_found_without_patch() -> None:
     ],
 )
 async def test_read_faults_map_to_codes(fault: Fault, code: ErrorCode) -> None:
+    # Retries are off: this is about how each fault maps; tests/resilience covers retrying.
     sim = vendor(Provider.DATA_CLOUD)
-    async with adapter(sim, timeout=0.2) as (provider, faults):
+    async with adapter(sim, timeout=0.2, retries=0) as (provider, faults):
         faults.add(fault)
         [error] = await provider.read_jobs(["7505e000001NLkPAAW"])
         assert isinstance(error, JobError)

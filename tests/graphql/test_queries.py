@@ -113,7 +113,7 @@ async def test_reads_to_one_source_run_concurrently_under_a_limit() -> None:
     ],
 )
 async def test_upstream_faults_give_the_right_code_in_time(fault: Fault, code: str) -> None:
-    async with harness.gateway(timeout=0.3) as gw:
+    async with harness.gateway(timeout=0.3, retries=0) as gw:
         gw.faults["ingest"].add(fault)
         started = time.monotonic()
         body = await gw.gql("query($id: ID!) { job(id: $id) { id } }", {"id": OPEN})

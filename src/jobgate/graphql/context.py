@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
@@ -10,6 +10,9 @@ from strawberry.dataloader import DataLoader
 from jobgate.config import ServerSettings
 from jobgate.domain import Job, JobError
 from jobgate.gateway import Gateway
+from jobgate.metrics import metrics
+from jobgate.principal import ANONYMOUS, Principal
+from jobgate.providers.resilience import CircuitBreaker
 
 
 @dataclass
@@ -17,10 +20,15 @@ class Context:
     gateway: Gateway
     server: ServerSettings
     request_id: str
+    # Each source's circuit breakers, for `sources { healthy }`; empty when not known.
+    breakers: Mapping[str, Sequence[CircuitBreaker]] = field(default_factory=dict)
+    # The caller; ``gateway`` is already the view of it (only its sources).
+    principal: Principal = ANONYMOUS
     job_loader: DataLoader[str, Job | JobError | None] = field(init=False)
 
     def __post_init__(self) -> None:
         async def load(raw_ids: Sequence[str]) -> list[Job | JobError | None]:
+            metrics().dataloader_batch_size.observe(len(raw_ids))
             return await self.gateway.read_jobs(raw_ids)
 
         self.job_loader = DataLoader(load_fn=load)

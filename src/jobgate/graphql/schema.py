@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.types import ExecutionContext, Info
@@ -29,6 +29,9 @@ from jobgate.graphql.types import (
     ManageJobsPayload,
     SourceType,
 )
+from jobgate.observe import ObserveOperation
+from jobgate.providers.resilience import source_health
+from jobgate.security.limits import document_limits_rule
 
 Ctx = Info[Context, None]
 
@@ -66,17 +69,22 @@ class Query:
         # graphql-core turns an Exception in a list into an error at that index, null in place.
         return [_job_or_error(r) for r in results]  # type: ignore[misc]
 
-    @strawberry.field(description="The configured upstream accounts.")
+    @strawberry.field(description="The configured upstream accounts and their health.")
     def sources(self, info: Ctx) -> list[SourceType]:
-        return [
-            SourceType(
-                name=name,
-                provider=provider.provider,
-                healthy=True,
-                supported_actions=sorted(provider.rules.supported, key=lambda a: a.value),
+        found = []
+        for name, provider in info.context.gateway.providers.items():
+            health = source_health(name, info.context.breakers.get(name, ()))
+            found.append(
+                SourceType(
+                    name=name,
+                    provider=provider.provider,
+                    healthy=health.healthy,
+                    supported_actions=sorted(provider.rules.supported, key=lambda a: a.value),
+                    circuit=health.state.value,
+                    retry_in_seconds=math.ceil(health.retry_in) if not health.healthy else None,
+                )
             )
-            for name, provider in info.context.gateway.providers.items()
-        ]
+        return found
 
 
 async def _one(info: Ctx, request: ActionRequest, id: strawberry.ID) -> JobPayload:
@@ -135,12 +143,14 @@ class Mutation:
 def build_schema(server: ServerSettings) -> strawberry.Schema:
     # Factories, not instances: Strawberry builds fresh extensions per request. The parser
     # and validation caches live at module level, so they still span requests (bounded).
+    limits = document_limits_rule(server.max_depth, server.max_aliases, server.max_directives)
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=server.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=server.max_aliases),
+        # Not Strawberry's depth and alias limiters: they walk fragments exponentially.
+        lambda: AddValidationRules([limits]),
         lambda: MaxTokensLimiter(max_token_count=server.max_tokens),
+        ObserveOperation,  # the operation's name and type for the request's log line
     ]
     if not server.introspection:
         extensions.append(DisableIntrospection)

@@ -116,5 +116,14 @@ class ManageJobsPayload:
 class SourceType:
     name: str
     provider: Provider
-    healthy: bool
+    healthy: bool = strawberry.field(
+        description="False while the source's circuit breaker is open (calls fail fast)."
+    )
     supported_actions: list[JobAction]
+    circuit: str = strawberry.field(
+        default="closed",
+        description="The circuit breaker: closed, half-open (a probe call may pass) or open.",
+    )
+    retry_in_seconds: int | None = strawberry.field(
+        default=None, description="While the circuit is open: seconds until a probe call."
+    )

@@ -1,16 +1,20 @@
-"""One source's HTTP channel: bounded concurrency, hard deadlines, failures as contract errors.
+"""One source's HTTP channel: what adapters call, and how a failure becomes a contract error.
 
-Reads and writes fail differently. A read that fails can be reported as it is. A write that fails
-after it may have reached the upstream (a timeout, a dropped connection) raises ``WriteUncertain``
-so that the adapter reads the job back instead of guessing; writes are never retried here.
+Every call goes through ``CallGuard`` (calls.py): a circuit breaker, a wait for one of the
+source's concurrency slots bounded by the request's deadline, a per-attempt timeout, and retries
+of reads that failed with a connect error, 429 or 502/503/504. Writes are never retried: one that
+fails after it may have reached the upstream (a timeout, a dropped connection) raises
+``WriteUncertain`` so that the adapter reads the job back instead of guessing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
+import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -19,13 +23,24 @@ import orjson
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
+from jobgate.providers.calls import Call, CallGuard, WriteUncertain
 from jobgate.providers.errors import clip, error_from_response
+from jobgate.providers.resilience import CircuitBreaker, Clock
 
-log = logging.getLogger("jobgate.upstream")
+__all__ = ["UpstreamHTTP", "WriteUncertain", "build_http", "collect_channels"]
+
+_channels: ContextVar[list[UpstreamHTTP] | None] = ContextVar("jobgate_channels", default=None)
 
 
-class WriteUncertain(JobFailure):
-    """A write may have reached the upstream but no answer came back."""
+@contextlib.contextmanager
+def collect_channels() -> Iterator[list[UpstreamHTTP]]:
+    """Every ``UpstreamHTTP`` built inside this block, so the app can report their breakers."""
+    found: list[UpstreamHTTP] = []
+    token = _channels.set(found)
+    try:
+        yield found
+    finally:
+        _channels.reset(token)
 
 
 class UpstreamHTTP:
@@ -39,13 +54,37 @@ class UpstreamHTTP:
         timeout: float,
         max_concurrency: int,
         secrets: Sequence[str] = (),
+        retries: int = 2,
+        breaker_failures: int = 5,
+        breaker_cooldown: float = 30.0,
+        clock: Clock = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self.source = source
         self.client = client
         self.timeout = timeout
-        self._slots = asyncio.Semaphore(max_concurrency)
         # Redacting very short values would mangle ordinary words in upstream messages.
         self._secrets = tuple(s for s in secrets if len(s) >= 8)
+        self.guard = CallGuard(
+            source,
+            client,
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            describe=self._describe,
+            retries=retries,
+            breaker_failures=breaker_failures,
+            breaker_cooldown=breaker_cooldown,
+            clock=clock,
+            sleep=sleep,
+            rand=rand,
+        )
+        if (collecting := _channels.get()) is not None:
+            collecting.append(self)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self.guard.breaker
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -56,23 +95,24 @@ class UpstreamHTTP:
         return text
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> httpx.Response:
-        return await self._send("GET", path, params=params, write=False)
+        return await self._send("GET", path, "read", params=params)
 
     async def search(self, path: str, *, json: Any) -> httpx.Response:
-        """A POST that only reads (e.g. a search endpoint): safe to treat like a GET."""
-        return await self._send("POST", path, json=json, write=False)
+        """A POST that only reads (e.g. a search endpoint): retried like a GET."""
+        return await self._send("POST", path, "search", json=json)
 
     async def write(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
-        return await self._send(method, path, json=json, write=True)
+        """A call that changes something upstream: sent at most once."""
+        return await self._send(method, path, "write", json=json)
 
     async def _send(
         self,
         method: str,
         path: str,
+        operation: str,
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        write: bool,
     ) -> httpx.Response:
         content = None if json is None else orjson.dumps(json)
         headers: dict[str, str] = {}
@@ -80,62 +120,11 @@ class UpstreamHTTP:
             headers["Content-Type"] = "application/json"
         if (request_id := request_id_var.get()) is not None:
             headers["X-Request-Id"] = request_id
-        started = time.perf_counter()
-        status: int | str = "error"
-        try:
-            async with self._slots:
-                # asyncio.timeout also bounds in-process transports, which ignore httpx timeouts.
-                async with asyncio.timeout(self.timeout):
-                    response = await self.client.request(
-                        method, path, params=params, content=content, headers=headers
-                    )
-            status = response.status_code
-            return response
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            status = "timeout"
-            raise self._failure(exc, write, timed_out=True) from None
-        except httpx.ConnectError as exc:
-            # Connection never opened: nothing was sent, even for a write.
-            status = "connect-error"
-            raise JobFailure(
-                JobError(
-                    ErrorCode.UPSTREAM_UNAVAILABLE,
-                    f"Source '{self.source}' could not be reached: {self._describe(exc)}",
-                )
-            ) from None
-        except httpx.HTTPError as exc:
-            status = "transport-error"
-            raise self._failure(exc, write, timed_out=False) from None
-        finally:
-            log.info(
-                "upstream call",
-                extra={
-                    "source": self.source,
-                    "method": method,
-                    "path": path,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+        call = Call(method, path, operation, params=params, content=content, headers=headers)
+        return await self.guard.send(call)
 
     def _describe(self, exc: Exception) -> str:
         return self.redact(clip(str(exc) or type(exc).__name__, 200))
-
-    def _failure(self, exc: Exception, write: bool, *, timed_out: bool) -> JobFailure:
-        what = (
-            f"did not answer within {self.timeout:g} s" if timed_out else "dropped the connection"
-        )
-        if write:
-            return WriteUncertain(
-                JobError(
-                    ErrorCode.OUTCOME_UNKNOWN,
-                    f"Source '{self.source}' {what} after the change was sent; "
-                    "it may or may not have been applied.",
-                )
-            )
-        code = ErrorCode.UPSTREAM_TIMEOUT if timed_out else ErrorCode.UPSTREAM_UNAVAILABLE
-        detail = "" if timed_out else f": {self._describe(exc)}"
-        return JobFailure(JobError(code, f"Source '{self.source}' {what}{detail}."))
 
     def error(self, response: httpx.Response, code: ErrorCode | None = None) -> JobError:
         """The contract error for a non-success answer, with any credential scrubbed out."""
@@ -174,7 +163,7 @@ def build_http(
     headers: Mapping[str, str] | None = None,
     auth: httpx.Auth | None = None,
 ) -> UpstreamHTTP:
-    """The one way an adapter gets its client: base URL, timeouts, limits, secrets."""
+    """The one way an adapter gets its client: base URL, timeouts, limits, retries, secrets."""
     client = httpx.AsyncClient(
         base_url=settings.base_url,
         transport=transport,
@@ -189,4 +178,7 @@ def build_http(
         timeout=settings.timeout,
         max_concurrency=settings.max_concurrency,
         secrets=settings.secrets(),
+        retries=settings.retries,
+        breaker_failures=settings.breaker_failures,
+        breaker_cooldown=settings.breaker_cooldown,
     )

@@ -1,0 +1,289 @@
+"""The guarded path of every upstream call: circuit breaker, bounded wait for a concurrency slot,
+per-attempt timeout, retries of reads, and one log line and metric sample per attempt.
+
+``UpstreamHTTP`` (http.py) is the face adapters use; this is the machinery behind its ``_send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from jobgate.domain import ErrorCode, JobError, JobFailure
+from jobgate.metrics import metrics
+from jobgate.providers.resilience import (
+    RETRYABLE_STATUSES,
+    CircuitBreaker,
+    CircuitOpen,
+    CircuitState,
+    Clock,
+    Outcome,
+    RetryBudget,
+    RetryPolicy,
+    parse_retry_after,
+    request_deadline_var,
+)
+
+log = logging.getLogger("jobgate.upstream")
+
+# A call made outside any GraphQL request (tests, scripts) still ends: the contract's 30 s.
+DEFAULT_CALL_DEADLINE = 30.0
+# Timeouts after which a write may or may not have reached the upstream.
+_UNCERTAIN = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout, TimeoutError)
+# Attempt statuses for calls that were never sent.
+_NOT_SENT = frozenset({"circuit-open", "no-slot", "deadline"})
+
+
+class WriteUncertain(JobFailure):
+    """A write may have reached the upstream but no answer came back."""
+
+
+class NotConnected(JobFailure):
+    """The connection never opened, so nothing was sent: a read may safely be retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    method: str
+    path: str
+    operation: str  # read | search | write: only writes change anything upstream
+    params: Mapping[str, str] | None = None
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Failed(Exception):
+    """An attempt failed in transit: the status label it is logged with, the error to raise."""
+
+    def __init__(self, status: str, failure: JobFailure) -> None:
+        super().__init__(status)
+        self.status = status
+        self.failure = failure
+
+
+def _fail(code: ErrorCode, message: str) -> JobFailure:
+    return JobFailure(JobError(code, message))
+
+
+class CallGuard:
+    """Sends one source's calls; holds that source's breaker, retry budget and slots."""
+
+    def __init__(
+        self,
+        source: str,
+        client: httpx.AsyncClient,
+        *,
+        timeout: float,
+        max_concurrency: int,
+        describe: Callable[[Exception], str],
+        retries: int = 2,
+        breaker_failures: int = 5,
+        breaker_cooldown: float = 30.0,
+        clock: Clock = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.source = source
+        self.client = client
+        self.timeout = timeout
+        self.max_concurrency = max_concurrency
+        self.describe = describe
+        self.policy = RetryPolicy(retries=retries)
+        self.budget = RetryBudget(clock=clock)
+        self.breaker = CircuitBreaker(
+            failures=breaker_failures,
+            cooldown=breaker_cooldown,
+            clock=clock,
+            on_transition=self._circuit_moved,
+        )
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
+        metrics().circuit_state.labels(source).set(CircuitState.CLOSED.level)
+
+    async def send(self, call: Call) -> httpx.Response:
+        """The upstream's answer, after retries for reads; failures raise ``JobFailure``."""
+        deadline = request_deadline_var.get()
+        if deadline is None:
+            deadline = self._clock() + DEFAULT_CALL_DEADLINE
+        self.budget.record_call()
+        read = call.operation != "write"
+        attempt = 1
+        while True:
+            failure: JobFailure | None = None
+            retry_after: float | None = None
+            try:
+                response = await self._attempt(call, attempt, deadline)
+            except NotConnected as exc:
+                if not read:
+                    raise
+                failure, reason = exc, "connect-error"
+            else:
+                if not read or response.status_code not in RETRYABLE_STATUSES:
+                    return response
+                reason = str(response.status_code)
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            delay = self._retry_delay(call, attempt, retry_after, deadline, reason)
+            if delay is None:
+                if failure is not None:
+                    raise failure
+                return response
+            await self._sleep(delay)
+            attempt += 1
+
+    def _retry_delay(
+        self, call: Call, attempt: int, retry_after: float | None, deadline: float, reason: str
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None when this failure is final."""
+        if attempt > self.policy.retries:
+            return None
+        delay = self.policy.delay(attempt, retry_after, self._rand)
+        skipped = None
+        if self._clock() + delay >= deadline:
+            skipped = "deadline"  # sleeping would only end in a timeout
+        elif not self.breaker.allows():
+            skipped = "circuit"
+        elif not self.budget.try_spend():
+            skipped = "budget"
+        event = {"source": self.source, "method": call.method, "path": call.path, "reason": reason}
+        if skipped is not None:
+            metrics().upstream_retries_skipped.labels(self.source, skipped).inc()
+            log.info("upstream retry skipped", extra={**event, "skipped": skipped})
+            return None
+        metrics().upstream_retries.labels(self.source, reason).inc()
+        extra = {**event, "attempt": attempt + 1, "delay_s": round(delay, 3)}
+        log.info("upstream retry", extra={**extra, "retry_after_s": retry_after})
+        return delay
+
+    async def _attempt(self, call: Call, attempt: int, deadline: float) -> httpx.Response:
+        """One delivery: through the breaker, a concurrency slot and a timeout."""
+        started = time.perf_counter()
+        status: int | str = "deadline"
+        outcome, probe = Outcome.ABANDONED, False
+        try:
+            if deadline <= self._clock():
+                raise _fail(
+                    ErrorCode.UPSTREAM_TIMEOUT,
+                    f"Source '{self.source}' was not called: the request's deadline passed.",
+                )
+            status = "circuit-open"
+            probe = self.breaker.acquire()
+            status = "no-slot"
+            await self._take_slot(deadline)
+            try:
+                status = "cancelled"
+                response = await self._deliver(call)
+            finally:
+                self._slots.release()
+            status = response.status_code
+            outcome = Outcome.FAILURE if status >= 500 else Outcome.SUCCESS
+            return response
+        except CircuitOpen as exc:
+            message = f"Source '{self.source}' is failing: {exc}."
+            raise _fail(ErrorCode.UPSTREAM_UNAVAILABLE, message) from None
+        except _Failed as exc:
+            status, outcome = exc.status, Outcome.FAILURE
+            raise exc.failure from None
+        except JobFailure as exc:
+            if status == "cancelled":  # raised by an auth flow (BigChange's token request)
+                status = "auth-error"
+                down = {ErrorCode.UPSTREAM_UNAVAILABLE, ErrorCode.UPSTREAM_TIMEOUT}
+                outcome = Outcome.FAILURE if exc.error.code in down else Outcome.SUCCESS
+            raise
+        finally:
+            if status not in ("circuit-open", "deadline"):
+                self.breaker.record(outcome, probe=probe)
+            self._observe(call, status, attempt, time.perf_counter() - started)
+
+    async def _take_slot(self, deadline: float) -> None:
+        """Wait for a concurrency slot, but not past the request's deadline."""
+        wait = max(deadline - self._clock(), 0.0)
+        try:
+            async with asyncio.timeout(wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise _fail(
+                ErrorCode.UPSTREAM_TIMEOUT,
+                f"Source '{self.source}' is busy: no free slot among its "
+                f"{self.max_concurrency} concurrent calls within {wait:.3g} s.",
+            ) from None
+
+    async def _deliver(self, call: Call) -> httpx.Response:
+        # Not cut short by the request's deadline: when that passes first, the request as a
+        # whole is answered UPSTREAM_TIMEOUT (and a write in flight stays the request's problem).
+        limit = self.timeout
+        try:
+            # asyncio.timeout also bounds in-process transports, which ignore httpx timeouts.
+            async with asyncio.timeout(limit):
+                return await self.client.request(
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    content=call.content,
+                    headers=call.headers,
+                )
+        except httpx.ConnectTimeout:
+            message = f"Source '{self.source}' could not be connected to in time."
+            failure = NotConnected(JobError(ErrorCode.UPSTREAM_TIMEOUT, message))
+            raise _Failed("connect-timeout", failure) from None
+        except _UNCERTAIN:
+            what = f"did not answer within {limit:.3g} s"
+            raise _Failed("timeout", self._lost(call, what, None)) from None
+        except httpx.ConnectError as exc:
+            message = f"Source '{self.source}' could not be reached: {self.describe(exc)}"
+            failure = NotConnected(JobError(ErrorCode.UPSTREAM_UNAVAILABLE, message))
+            raise _Failed("connect-error", failure) from None
+        except httpx.HTTPError as exc:
+            raise _Failed(
+                "transport-error", self._lost(call, "dropped the connection", exc)
+            ) from None
+
+    def _lost(self, call: Call, what: str, dropped: Exception | None) -> JobFailure:
+        """The error for an attempt that was (or may have been) sent and got no answer."""
+        if call.operation == "write":
+            return WriteUncertain(
+                JobError(
+                    ErrorCode.OUTCOME_UNKNOWN,
+                    f"Source '{self.source}' {what} after the change was sent; "
+                    "it may or may not have been applied.",
+                )
+            )
+        if dropped is None:
+            return _fail(ErrorCode.UPSTREAM_TIMEOUT, f"Source '{self.source}' {what}.")
+        message = f"Source '{self.source}' {what}: {self.describe(dropped)}."
+        return _fail(ErrorCode.UPSTREAM_UNAVAILABLE, message)
+
+    def _observe(self, call: Call, status: int | str, attempt: int, took: float) -> None:
+        found = metrics()
+        found.upstream_calls.labels(self.source, call.operation, call.method, str(status)).inc()
+        if status not in _NOT_SENT:
+            found.upstream_duration.labels(self.source, call.operation).observe(took)
+        log.info(
+            "upstream call",
+            extra={
+                "source": self.source,
+                "operation": call.operation,
+                "method": call.method,
+                "path": call.path,
+                "status": status,
+                "attempt": attempt,
+                "duration_ms": round(took * 1000, 2),
+            },
+        )
+
+    def _circuit_moved(self, before: CircuitState, to: CircuitState, failures: int) -> None:
+        metrics().circuit_state.labels(self.source).set(to.level)
+        metrics().circuit_transitions.labels(self.source, to.value).inc()
+        extra: dict[str, Any] = {"source": self.source, "from": before.value, "to": to.value}
+        if to is CircuitState.OPEN:
+            extra.update(failures=failures, cooldown_s=self.breaker.cooldown)
+        level = logging.WARNING if to is CircuitState.OPEN else logging.INFO
+        log.log(level, f"circuit {to.value}", extra=extra)

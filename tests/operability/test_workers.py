@@ -1,0 +1,57 @@
+"""`jobgate serve --workers 2` as real processes in front of a real `jobgate simulate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from jobgate.simulators.suite import build_vendors, config_toml
+from tests.e2e.test_processes import DEMO_JOB, free_port, running
+
+QUERY = f'query WorkersRead {{ job(id: "{DEMO_JOB}") {{ id status }} }}'
+
+
+def served_requests(metrics_text: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == "jobgate_graphql_requests_total"
+        and sample.labels.get("operation") == "WorkersRead"
+    )
+
+
+def test_two_workers_serve_requests_and_report_metrics_together(tmp_path: Path) -> None:
+    sim_port, gw_port = free_port(), free_port()
+    sim_base, gw_base = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{gw_port}"
+    with running(tmp_path, "simulate", "--port", str(sim_port)) as simulator:
+        simulator.wait_until_up(sim_base, "/data-cloud/api/v1/ingest/jobs")
+        config = tmp_path / "jobgate.toml"
+        config.write_text(config_toml(build_vendors(), sim_base))
+        args = ("serve", "--config", str(config), "--port", str(gw_port), "--workers", "2")
+        with running(tmp_path, *args) as gateway:
+            gateway.wait_until_up(gw_base, "/readyz")
+            with httpx.Client(base_url=gw_base, timeout=10) as client:
+                for n in range(8):
+                    # A fresh connection each time, so that both workers get a share.
+                    answer = client.post(
+                        "/graphql",
+                        json={"query": QUERY},
+                        headers={"Connection": "close", "X-Request-Id": f"w-{n}"},
+                    )
+                    assert answer.json() == {"data": {"job": {"id": DEMO_JOB, "status": "OPEN"}}}
+                    assert answer.headers["x-request-id"] == f"w-{n}"
+                ready = client.get("/readyz")
+                assert ready.status_code == 200, ready.text
+                assert {s["name"] for s in ready.json()["sources"]} == {
+                    v.source for v in build_vendors()
+                }
+                # Whichever worker answers the scrape, it counts every worker's requests.
+                for _ in range(3):
+                    scrape = client.get("/metrics", headers={"Connection": "close"})
+                    assert served_requests(scrape.text) == 8
+        output = gateway.output()
+    assert output.count("Started server process") == 2, output
+    assert '"message":"graphql request"' in output and '"request_id":"w-7"' in output
