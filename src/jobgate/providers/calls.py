@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
@@ -47,6 +47,17 @@ class WriteUncertain(JobFailure):
 
 class NotConnected(JobFailure):
     """The connection never opened, so nothing was sent: a read may safely be retried."""
+
+
+class GuardOptions(TypedDict, total=False):
+    """How a source's calls are guarded beyond timeout and concurrency (tests inject the clock)."""
+
+    retries: int
+    breaker_failures: int
+    breaker_cooldown: float
+    clock: Clock
+    sleep: Callable[[float], Awaitable[None]]
+    rand: Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)

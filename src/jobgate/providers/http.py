@@ -9,13 +9,10 @@ fails after it may have reached the upstream (a timeout, a dropped connection) r
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import random
-import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 import orjson
@@ -23,9 +20,9 @@ import orjson
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
-from jobgate.providers.calls import Call, CallGuard, WriteUncertain
+from jobgate.providers.calls import Call, CallGuard, GuardOptions, WriteUncertain
 from jobgate.providers.errors import clip, error_from_response
-from jobgate.providers.resilience import CircuitBreaker, Clock
+from jobgate.providers.resilience import CircuitBreaker
 
 __all__ = ["UpstreamHTTP", "WriteUncertain", "build_http", "collect_channels"]
 
@@ -54,12 +51,7 @@ class UpstreamHTTP:
         timeout: float,
         max_concurrency: int,
         secrets: Sequence[str] = (),
-        retries: int = 2,
-        breaker_failures: int = 5,
-        breaker_cooldown: float = 30.0,
-        clock: Clock = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rand: Callable[[], float] = random.random,
+        **options: Unpack[GuardOptions],
     ) -> None:
         self.source = source
         self.client = client
@@ -72,12 +64,7 @@ class UpstreamHTTP:
             timeout=timeout,
             max_concurrency=max_concurrency,
             describe=self._describe,
-            retries=retries,
-            breaker_failures=breaker_failures,
-            breaker_cooldown=breaker_cooldown,
-            clock=clock,
-            sleep=sleep,
-            rand=rand,
+            **options,
         )
         if (collecting := _channels.get()) is not None:
             collecting.append(self)
