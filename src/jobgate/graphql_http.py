@@ -19,9 +19,6 @@ import strawberry
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types.execution import PreExecutionError
-from strawberry.types.graphql import OperationType
 
 from graphql import GraphQLError
 from graphql import OperationType as Operation  # a parsed document's (not Strawberry's)
@@ -29,7 +26,9 @@ from jobgate.config import ServerSettings
 from jobgate.gateway import Gateway
 from jobgate.graphql.context import Context
 from jobgate.graphql.errors import is_expected
+from jobgate.graphql.execution import Executor
 from jobgate.logs import request_id_var
+from jobgate.observe import note_operation
 from jobgate.principal import READ, WRITE, Principal, principal_of
 from jobgate.security.csrf import csrf_refusal
 from jobgate.security.limits import inspect_document
@@ -78,7 +77,7 @@ def request_id_of(request: Request) -> str:
 
 class GraphQLEndpoint:
     def __init__(self, schema: strawberry.Schema, server: ServerSettings) -> None:
-        self.schema = schema
+        self.executor = Executor(schema, server)
         self.server = server
         self.ide_html = get_graphql_ide_html("graphiql") if server.graphiql else None
 
@@ -121,11 +120,6 @@ class GraphQLEndpoint:
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             headers = {"X-Request-Id": request_id}
             return _json({"errors": [{"message": problem}]}, status, media_type, headers)
-        allowed = (
-            {OperationType.QUERY}
-            if request.method == "GET"
-            else {OperationType.QUERY, OperationType.MUTATION}
-        )
         gateway: Gateway = request.app.state.gateway
         context = Context(
             gateway=gateway.scoped(principal),
@@ -136,15 +130,9 @@ class GraphQLEndpoint:
         )
         try:
             async with asyncio.timeout(self.server.request_timeout):
-                result = await self.schema.execute(
-                    query,
-                    variable_values=variables,
-                    context_value=context,
-                    operation_name=operation_name,
-                    allowed_operation_types=allowed,
+                result = await self.executor.execute(
+                    query, variables=variables, context=context, operation_name=operation_name
                 )
-        except InvalidOperationTypeError:
-            raise BadRequest(405, "Mutations must be sent with POST.", {"Allow": "POST"}) from None
         except TimeoutError:
             message = f"The request did not complete within {self.server.request_timeout:g} s."
             timed_out = {
@@ -164,9 +152,7 @@ class GraphQLEndpoint:
             )
         # Parse, validation and variable errors come before execution (no path): then the
         # answer has no "data" at all, as the GraphQL spec asks.
-        executed = not isinstance(result, PreExecutionError) and (
-            result.data is not None or any(e.path for e in result.errors or ())
-        )
+        executed = result.data is not None or any(e.path for e in result.errors or ())
         body: dict[str, Any] = {"data": result.data} if executed else {}
         if result.errors:
             body["errors"] = [self._format(e, request_id) for e in result.errors]
@@ -195,6 +181,7 @@ class GraphQLEndpoint:
         """Refuse what must not run (405, 403); return a request error's message, if any."""
         inspection = inspect_document(query, operation_name, self.server.max_tokens)
         operation = inspection.operation
+        note_operation(inspection.name, operation)
         if operation is Operation.MUTATION and request.method == "GET":
             raise BadRequest(405, "Mutations must be sent with POST.", {"Allow": "POST"})
         if inspection.problem is not None:

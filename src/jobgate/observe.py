@@ -4,10 +4,9 @@ deadline for upstream calls, and the ``/readyz`` and ``/metrics`` endpoints.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +15,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 
+from graphql import OperationType
 from jobgate.metrics import CONTENT_TYPE, exposition, metrics
 from jobgate.providers.http import UpstreamHTTP
 from jobgate.providers.resilience import (
@@ -85,18 +84,12 @@ class GraphQLRequestLog:
             _finish(record)
 
 
-class ObserveOperation(SchemaExtension):
-    """Records the operation's name and type (known only once the document is parsed)."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        record = _current.get()
-        if record is None:
-            return
-        context = self.execution_context
-        with contextlib.suppress(Exception):  # no document: a parse error, nothing to record
-            record.operation = context.operation_name
-            record.operation_type = context.operation_type.value
+def note_operation(name: str | None, operation: OperationType | None) -> None:
+    """Record the operation's name and type for the request's log line, once it is known."""
+    record = _current.get()
+    if record is not None and operation is not None:
+        record.operation = name
+        record.operation_type = operation.value
 
 
 def answered_codes(body: bytes) -> list[str]:

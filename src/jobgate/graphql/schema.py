@@ -1,18 +1,10 @@
-"""Query and Mutation roots and ``build_schema``: the schema with its limits and caches."""
+"""Query and Mutation roots and ``build_schema``: the schema's type system."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
 from strawberry.types import ExecutionContext, Info
 
 from graphql import GraphQLError
@@ -29,9 +21,7 @@ from jobgate.graphql.types import (
     ManageJobsPayload,
     SourceType,
 )
-from jobgate.observe import ObserveOperation
 from jobgate.providers.resilience import source_health
-from jobgate.security.limits import document_limits_rule
 
 Ctx = Info[Context, None]
 
@@ -141,20 +131,11 @@ class Mutation:
 
 
 def build_schema(server: ServerSettings) -> strawberry.Schema:
-    # Factories, not instances: Strawberry builds fresh extensions per request. The parser
-    # and validation caches live at module level, so they still span requests (bounded).
-    limits = document_limits_rule(server.max_depth, server.max_aliases, server.max_directives)
-    extensions: list[Any] = [
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
-        # Not Strawberry's depth and alias limiters: they walk fragments exponentially.
-        lambda: AddValidationRules([limits]),
-        lambda: MaxTokensLimiter(max_token_count=server.max_tokens),
-        ObserveOperation,  # the operation's name and type for the request's log line
-    ]
-    if not server.introspection:
-        extensions.append(DisableIntrospection)
-    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions)
+    """The type system. Requests run through ``graphql.execution.Executor``, which applies the
+    limits, the introspection switch and the document caches: none of Strawberry's
+    per-request extensions are needed, so none are installed."""
+    del server  # every server setting that shapes a request is applied by the Executor
+    return GatewaySchema(query=Query, mutation=Mutation)
 
 
 class GatewaySchema(strawberry.Schema):

@@ -152,6 +152,7 @@ class Inspection:
 
     operation: OperationType | None = None
     problem: str | None = None
+    name: str | None = None  # the chosen operation's name, if it has one
 
 
 def inspect_document(query: str, operation_name: str | None, max_tokens: int) -> Inspection:
@@ -173,13 +174,14 @@ def inspect_document(query: str, operation_name: str | None, max_tokens: int) ->
         if not named:
             return Inspection(problem=f"No operation named {operation_name[:100]!r}.")
         chosen = named[0]
+    name = chosen.name.value if chosen.name else None
     if chosen.operation is OperationType.SUBSCRIPTION:
-        return Inspection(chosen.operation, "Subscriptions are not supported.")
+        return Inspection(chosen.operation, "Subscriptions are not supported.", name)
     if _has_long_number(document):
         return Inspection(
-            chosen.operation, f"A number literal is longer than {MAX_NUMBER_LENGTH} digits."
+            chosen.operation, f"A number literal is longer than {MAX_NUMBER_LENGTH} digits.", name
         )
-    return Inspection(chosen.operation)
+    return Inspection(chosen.operation, name=name)
 
 
 @functools.lru_cache(maxsize=256)
