@@ -27,10 +27,8 @@ from graphql import (
     validate,
 )
 from jobgate.config import ServerSettings
-from jobgate.security.limits import document_limits_rule
+from jobgate.security.limits import MAX_CACHED_LENGTH, document_limits_rule
 
-# Longer documents are parsed every time: the cache must not become a way to pin memory.
-MAX_CACHED_LENGTH = 10_000
 CACHE_SIZE = 1024
 
 

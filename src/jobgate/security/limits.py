@@ -155,7 +155,18 @@ class Inspection:
     name: str | None = None  # the chosen operation's name, if it has one
 
 
+# Longer documents are inspected every time: the cache must not become a way to pin memory.
+MAX_CACHED_LENGTH = 10_000
+
+
 def inspect_document(query: str, operation_name: str | None, max_tokens: int) -> Inspection:
+    """What ``query`` would run; each distinct short document is inspected once."""
+    if len(query) <= MAX_CACHED_LENGTH:
+        return _inspect_cached(query, operation_name, max_tokens)
+    return _inspect(query, operation_name, max_tokens)
+
+
+def _inspect(query: str, operation_name: str | None, max_tokens: int) -> Inspection:
     document = _parse(query, max_tokens)
     if document is None:
         return Inspection()
@@ -184,7 +195,9 @@ def inspect_document(query: str, operation_name: str | None, max_tokens: int) ->
     return Inspection(chosen.operation, name=name)
 
 
-@functools.lru_cache(maxsize=256)
+_inspect_cached = functools.lru_cache(maxsize=1024)(_inspect)
+
+
 def _parse(query: str, max_tokens: int) -> DocumentNode | None:
     try:
         return parse(query, max_tokens=max_tokens)
