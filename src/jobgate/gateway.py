@@ -11,7 +11,7 @@ from jobgate.domain.errors import ErrorCode
 from jobgate.domain.ids import MAX_ID_LENGTH
 from jobgate.domain.rules import unsupported
 from jobgate.principal import Principal
-from jobgate.providers.base import JobProvider
+from jobgate.providers.base import JobProvider, gather_all
 
 
 class Gateway:
@@ -53,9 +53,7 @@ class Gateway:
         """One upstream read per distinct id; sources are read concurrently."""
         parsed, by_source = self._group(raw_ids)
         sources = list(by_source)
-        answers = await asyncio.gather(
-            *(self.providers[s].read_jobs(by_source[s]) for s in sources)
-        )
+        answers = await gather_all([self.providers[s].read_jobs(by_source[s]) for s in sources])
         found: dict[tuple[str, str], Job | JobError | None] = {}
         for source, answer in zip(sources, answers, strict=True):
             for native_id, result in zip(by_source[source], answer, strict=True):
@@ -77,8 +75,8 @@ class Gateway:
                 outcomes.update({(source, n): refusal for n in native_ids})
             else:
                 calls.append(source)
-        answers = await asyncio.gather(
-            *(self.providers[s].perform(request, by_source[s]) for s in calls)
+        answers = await gather_all(
+            [self.providers[s].perform(request, by_source[s]) for s in calls]
         )
         for source, answer in zip(calls, answers, strict=True):
             for native_id, outcome in zip(by_source[source], answer, strict=True):

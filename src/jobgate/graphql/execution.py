@@ -9,7 +9,7 @@ and kept in a bounded cache, then executed. Measured on Q0 ``{__typename}``, Str
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
@@ -19,8 +19,10 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FieldNode,
     GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     execute,
     parse,
     specified_rules,
@@ -32,12 +34,40 @@ from jobgate.security.limits import MAX_CACHED_LENGTH, document_limits_rule
 CACHE_SIZE = 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Prepared:
     """A document ready to execute, or the errors that stop it before execution."""
 
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...] = ()
+    # Results of operations that depend on the schema alone, by operation name.
+    static: dict[str | None, ExecutionResult] = field(default_factory=dict)
+
+
+_META_FIELDS = frozenset({"__typename", "__schema", "__type"})
+
+
+def is_static(document: DocumentNode, operation_name: str | None) -> bool:
+    """Whether the operation's answer depends on nothing but the schema.
+
+    True for an operation without variables whose root fields are all meta fields
+    (``{ __typename }``, introspection): no resolver of ours runs, so one execution
+    answers every later request for the same document.
+    """
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    if len(operations) != 1:
+        return False
+    operation = operations[0]
+    if operation.variable_definitions or operation.directives:
+        return False
+    return all(
+        isinstance(selection, FieldNode)
+        and selection.name.value in _META_FIELDS
+        and not selection.directives
+        for selection in operation.selection_set.selections
+    )
 
 
 class Executor:
@@ -76,6 +106,8 @@ class Executor:
         prepared = self.prepare(query)
         if prepared.document is None or prepared.errors:
             return ExecutionResult(None, list(prepared.errors))
+        if not variables and (static := prepared.static.get(operation_name)) is not None:
+            return static
         result = execute(
             self.schema,
             prepared.document,
@@ -83,4 +115,8 @@ class Executor:
             variable_values=variables,
             operation_name=operation_name,
         )
-        return await result if isawaitable(result) else result
+        if isawaitable(result):
+            result = await result
+        if not variables and not result.errors and is_static(prepared.document, operation_name):
+            prepared.static[operation_name] = result
+        return result

@@ -86,7 +86,14 @@ async def for_each(
         except JobFailure as failure:
             return failure.error
 
-    return list(await asyncio.gather(*(one(n) for n in native_ids)))
+    return await gather_all([one(n) for n in native_ids])
+
+
+async def gather_all(awaitables: Sequence[Awaitable[T]]) -> list[T]:
+    """``asyncio.gather``, minus the task and loop turns it costs when there is only one."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
+    return list(await asyncio.gather(*awaitables))
 
 
 async def settle_after_uncertain_write(
