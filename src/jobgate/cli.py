@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -149,6 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
         from jobgate.app import create_app, demo_app
 
         app = demo_app() if settings is None else create_app(settings)
+        tune_gc()
         uvicorn.run(app, **common)
     return 0
 
@@ -182,7 +184,24 @@ def worker_app() -> Starlette:
     from jobgate.logs import configure_logging
 
     configure_logging(os.environ.get(WORKER_LOG_LEVEL, "info"))
-    return app_from_environment()
+    app = app_from_environment()
+    tune_gc()
+    return app
+
+
+# Young-generation collections, measured by bench/ on Q1: the default (700 allocations)
+# collects thousands of times a second under load; 10,000 with the start-up objects frozen
+# took one worker from 823 to 1,225 req/s. Memory stays flat (bench/RESULTS.md, soak).
+GC_GEN0_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Freeze what start-up built (modules, schema, app: it lives as long as the process) so
+    the collector stops walking it, and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
 def _fast_server() -> dict[str, str]:
