@@ -32,11 +32,12 @@ def build_provider(settings: SourceSettings, transport: httpx.AsyncBaseTransport
 
 def production_transport(settings: SourceSettings) -> httpx.AsyncBaseTransport:
     """aiohttp-backed transport: httpx's own async pool collapses under concurrency."""
+    import aiohttp
     from httpx_aiohttp import AiohttpTransport
 
-    return AiohttpTransport(
-        limits=httpx.Limits(
-            max_connections=settings.max_concurrency,
-            max_keepalive_connections=settings.max_concurrency,
-        )
-    )
+    def session() -> aiohttp.ClientSession:
+        # Called on first use, inside the running loop. No cookie jar: see UpstreamClient.
+        connector = aiohttp.TCPConnector(limit=settings.max_concurrency, keepalive_timeout=5.0)
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return AiohttpTransport(client=session)
