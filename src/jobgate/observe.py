@@ -131,8 +131,11 @@ def _finish(record: RequestRecord) -> None:
     found.graphql_duration.labels(kind).observe(took)
     for code in codes:
         found.graphql_errors.labels(operation, code).inc()
+    level = logging.ERROR if status >= 500 else logging.INFO
+    if not log.isEnabledFor(level):
+        return
     log.log(
-        logging.ERROR if status >= 500 else logging.INFO,
+        level,
         "graphql request",
         extra={
             "request_id": record.request_id,
