@@ -1,0 +1,1 @@
+"""The jobgate benchmark: local upstreams, the gateway as a real process, bounded load, a report."""

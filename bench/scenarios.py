@@ -1,0 +1,221 @@
+"""The bench's phases: direct baseline, the gateway's queries, levers, workers, simulators, soak."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from bench import profile, queries
+from bench.loadgen import Target
+from bench.session import Gateway, Session
+from bench.stats import RssSeries
+from bench.upstreams import Upstream
+
+# Before/after variants: each changes one lever of the shipped gateway, back (what the shipped
+# gateway already does) or forward (what it could do and does not yet).
+LEVERS: tuple[tuple[str, Sequence[str], int | None, str | None], ...] = (
+    # (label, bench.gateway_variant arguments, max_concurrency, log level)
+    ("control: no change (the variant launcher itself)", (), None, None),
+    (
+        "back: asyncio loop + h11 (no uvloop/httptools)",
+        ("--loop", "asyncio", "--http", "h11"),
+        None,
+        None,
+    ),
+    ("back: httpx's own pool (no aiohttp transport)", ("--transport", "httpx"), None, None),
+    ("back: default GC (no gc.freeze, gen-0 threshold 700)", ("--gc", "default"), None, None),
+    ("max_concurrency 4 per source (shipped: 16)", (), 4, None),
+    ("max_concurrency 64 per source (shipped: 16)", (), 64, None),
+    ("log level info (shipped bench runs: warning)", (), None, "info"),
+)
+
+
+def direct_target(upstream: Upstream) -> Target | None:
+    if not upstream.direct_path:
+        return None
+    return Target(
+        port=upstream.port,
+        path=upstream.direct_path,
+        method="GET",
+        headers=upstream.direct_headers,
+        check_graphql=False,
+    )
+
+
+def first_ids(upstream: Upstream, n: int) -> list[str]:
+    """``n`` distinct ids of the upstream's first source."""
+    return next(iter(upstream.job_ids.values()))[:n]
+
+
+def spread_ids(upstream: Upstream, n: int) -> list[str]:
+    """``n`` distinct ids taken in turn from every source that has some."""
+    spread = [i for i in itertools.chain(*itertools.zip_longest(*upstream.job_ids.values())) if i]
+    return spread[:n]
+
+
+def baseline(session: Session, upstream: Upstream, connections: Sequence[int]) -> None:
+    target = direct_target(upstream)
+    if target is None:
+        session.findings.notes.append(f"No direct GET baseline for the {upstream.kind} upstream.")
+        return
+    for conns in connections:
+        session.measure(
+            f"direct GET ({upstream.kind})", "GET job", target, conns, upstream=upstream
+        )
+
+
+def gateway_queries(session: Session, upstream: Upstream, *, profile_s: float = 0.0) -> None:
+    """Q0, Q1, Q20 at 32 connections; Q1 at 1, 8 and 64; exact upstream calls per query."""
+    ids = first_ids(upstream, 20)
+    bodies = {
+        "Q0": queries.body(queries.q0()),
+        "Q1": queries.body(queries.q_job(ids[0])),
+        "Q20": queries.body(queries.q_aliased(ids)),
+    }
+    gateway = session.start_gateway(upstream, label="gateway")
+    try:
+        session.exact_calls(gateway, upstream, "Q0", bodies["Q0"], 0)
+        session.exact_calls(gateway, upstream, "Q1", bodies["Q1"], 1, expect_jobs=1)
+        session.exact_calls(gateway, upstream, "Q20", bodies["Q20"], 20, expect_jobs=20)
+        for name, conns in (("Q0", 32), ("Q1", 32), ("Q20", 32), ("Q1", 1), ("Q1", 8), ("Q1", 64)):
+            session.measure(
+                "gateway", name, gateway.target(bodies[name]), conns, upstream=upstream,
+                gateway=gateway,
+            )  # fmt: skip
+        if profile_s > 0:
+            for name in ("Q1", "Q20"):
+                profile_under_load(session, gateway, name, gateway.target(bodies[name]), profile_s)
+        session.findings.rss_max_mb = max(session.findings.rss_max_mb, gateway.sampler.max_mb)
+    finally:
+        gateway.stop()
+
+
+def profile_under_load(
+    session: Session, gateway: Gateway, name: str, target: Target, duration_s: float
+) -> None:
+    out = session.work / f"profile-{name}.txt"
+    recorder = profile.start_recording(
+        gateway.process.pid, duration_s, out, session.other_cores, subprocesses=gateway.workers > 1
+    )
+    time.sleep(0.5)
+    session.load(name, target, 32, duration_s + 1)
+    _, err = recorder.communicate(timeout=duration_s + 60)
+    if not out.exists():
+        session.findings.notes.append(f"py-spy could not profile {name}: {err.decode()[-300:]}")
+        return
+    found = profile.summarize(f"{name} at 32 connections", out.read_text())
+    session.findings.profiles.append(found)
+    top = ", ".join(
+        f"{label} {found.share(n):.0f}%" for label, n in found.self_by_category.most_common(4)
+    )
+    print(f"  profile {name}: {found.samples} samples; {top}", flush=True)
+
+
+def levers(session: Session, upstream: Upstream) -> None:
+    """Q1 and Q20 at 32 connections with one lever changed back at a time."""
+    ids = first_ids(upstream, 20)
+    q1, q20 = queries.body(queries.q_job(ids[0])), queries.body(queries.q_aliased(ids))
+    for label, variant, max_concurrency, level in LEVERS:
+        gateway = session.start_gateway(
+            upstream, label=label, variant=variant, max_concurrency=max_concurrency, log_level=level
+        )
+        try:
+            session.measure(label, "Q1", gateway.target(q1), 32, upstream=upstream, gateway=gateway)
+            session.measure(
+                label, "Q20", gateway.target(q20), 32, upstream=upstream, gateway=gateway
+            )
+        finally:
+            gateway.stop()
+
+
+def workers(session: Session, upstream: Upstream) -> None:
+    """One worker and ``--workers 2``, each free to use both cores, at 64 connections."""
+    ids = first_ids(upstream, 20)
+    bodies = {"Q0": queries.body(queries.q0()), "Q1": queries.body(queries.q_job(ids[0]))}
+    for count in (1, 2):
+        group = f"workers={count}, 2 cores"
+        gateway = session.start_gateway(upstream, label=group, workers=count, pinned=False)
+        try:
+            for name, body in bodies.items():
+                session.measure(
+                    group, name, gateway.target(body), 64, upstream=upstream, gateway=gateway,
+                    pinned=False,
+                )  # fmt: skip
+            session.findings.rss_max_mb = max(session.findings.rss_max_mb, gateway.sampler.max_mb)
+        finally:
+            gateway.stop()
+
+
+def simulators(session: Session, upstream: Upstream, *, mutations: int) -> None:
+    """Over every simulator: Q1, ``jobs(ids:)`` over 50 ids from all sources, a mutation cycle."""
+    target = direct_target(upstream)
+    if target is not None:
+        session.measure("direct GET (sim)", "GET job", target, 32, upstream=upstream)
+    ids50 = spread_ids(upstream, 50)
+    sources = sorted({i.partition(":")[0] for i in ids50})
+    session.findings.notes.append(
+        f"jobs(ids:) over {len(ids50)} ids from {len(sources)} sources: {', '.join(sources)}."
+    )
+    gateway = session.start_gateway(upstream, label="gateway (sim)")
+    try:
+        q1 = queries.body(queries.q_job(ids50[0]))
+        jobs50 = queries.body(queries.q_jobs(ids50))
+        per_source = Counter(i.partition(":")[0] for i in ids50)
+        session.exact_calls(
+            gateway, upstream, "jobs50", jobs50, len(ids50), expect_jobs=len(ids50),
+            expected_by_source=dict(per_source),
+        )  # fmt: skip
+        session.measure(
+            "gateway (sim)", "Q1", gateway.target(q1), 32, upstream=upstream, gateway=gateway
+        )
+        session.measure(
+            "gateway (sim)",
+            "jobs50",
+            gateway.target(jobs50),
+            16,
+            upstream=upstream,
+            gateway=gateway,
+        )
+        mutation_cycle(session, upstream, gateway, mutations)
+        session.findings.rss_max_mb = max(session.findings.rss_max_mb, gateway.sampler.max_mb)
+    finally:
+        gateway.stop()
+
+
+def mutation_cycle(session: Session, upstream: Upstream, gateway: Gateway, count: int) -> None:
+    """closeJob and abortJob in turn, each on a Data Cloud job made Open for it."""
+    source = next((s for s, p in upstream.providers.items() if p == "data-cloud"), None)
+    if source is None or upstream.make_jobs is None:
+        session.findings.notes.append("No Data Cloud source: the mutation cycle was skipped.")
+        return
+    fresh = upstream.make_jobs(source, "Open", count)
+    bodies = [
+        queries.body(queries.mutation("closeJob" if n % 2 == 0 else "abortJob", job_id))
+        for n, job_id in enumerate(fresh)
+    ]
+    session.measure(
+        "gateway (sim)", "mutations", gateway.target(bodies, once=True), 8, upstream=upstream,
+        gateway=gateway, duration_s=max(session.duration_s, 60.0), max_requests=len(bodies),
+    )  # fmt: skip
+
+
+def soak(session: Session, upstream: Upstream, duration_s: float) -> None:
+    """A mix of Q0, Q1 over 100 ids and Q20 windows at 32 connections; RSS every second."""
+    ids = first_ids(upstream, 120)
+    bodies = [queries.body(queries.q0())]
+    bodies += [queries.body(queries.q_job(i)) for i in ids[:100]]
+    bodies += [queries.body(queries.q_aliased(ids[k : k + 20])) for k in range(0, 100, 20)]
+    gateway = session.start_gateway(upstream, label="soak")
+    gateway.sampler.interval_s = 1.0
+    try:
+        run = session.measure(
+            "soak", "mix", gateway.target(bodies), 32, upstream=upstream, gateway=gateway,
+            duration_s=duration_s, warmup=False,
+        )  # fmt: skip
+        session.findings.soak_run = run
+        session.findings.soak = gateway.sampler.series.get("soak/mix/c32", RssSeries())
+        session.findings.rss_max_mb = max(session.findings.rss_max_mb, gateway.sampler.max_mb)
+    finally:
+        gateway.stop()
