@@ -172,18 +172,8 @@ def start_nginx(work: Path, cores: Sequence[int] | None) -> Upstream:
         # this status request and every earlier one too.
         return int(text.splitlines()[2].split()[2]) - reads
 
-    native = static_jobs.native_ids(1)[0]
-    return Upstream(
-        kind="nginx",
-        description="nginx (1 worker) serving static Data Cloud job JSON",
-        port=port,
-        sources=_static_sources(port),
-        job_ids=_static_ids(),
-        direct_path=f"{static_jobs.JOBS_PATH}/{native}",
-        direct_headers=_auth(),
-        count=count,
-        processes=[process],
-        providers={static_jobs.SOURCE: "data-cloud"},
+    return _serving_static_jobs(
+        "nginx", "nginx (1 worker) serving static Data Cloud job JSON", port, count, process
     )
 
 
@@ -203,10 +193,23 @@ def start_static(work: Path, cores: Sequence[int] | None) -> Upstream:
     def count() -> int | None:
         return int(httpx.get(count_url, timeout=5).json()["requests"])
 
+    return _serving_static_jobs(
+        "static",
+        "a minimal asyncio server serving static Data Cloud job JSON",
+        port,
+        count,
+        process,
+    )
+
+
+def _serving_static_jobs(
+    kind: str, description: str, port: int, count: Callable[[], int | None], process: Process
+) -> Upstream:
+    """An upstream serving the static Data Cloud jobs, whatever server serves them."""
     native = static_jobs.native_ids(1)[0]
     return Upstream(
-        kind="static",
-        description="a minimal asyncio server serving static Data Cloud job JSON",
+        kind=kind,
+        description=description,
         port=port,
         sources=_static_sources(port),
         job_ids=_static_ids(),
