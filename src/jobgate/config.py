@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -332,4 +332,21 @@ def _idempotency(
         if not valid:
             message = "must be a redis:// or rediss:// URL with a host"
             raise ConfigError(file, message, key="[idempotency] redis_url")
+        _check_redis_options(values["redis_url"], file)
     return IdempotencySettings(**values)
+
+
+def _check_redis_options(url: str, file: str) -> None:
+    """What redis-py would only trip over when it first connects, said at start-up instead."""
+    from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
+
+    parse: Callable[[str], dict[str, object]] = parse_url  # redis-py leaves it unannotated
+    where = "[idempotency] redis_url"
+    try:
+        parsed = parse(url)
+    except ValueError as exc:  # redis-py's message names the option, never the URL
+        raise ConfigError(file, str(exc), key=where) from None
+    known = {"host", "port", "db", "username", "password", "path", "connection_class"}
+    unknown = sorted(set(parsed) - known - set(URL_QUERY_ARGUMENT_PARSERS))
+    if unknown:
+        raise ConfigError(file, f"unknown connection option {unknown[0]!r}", key=where)

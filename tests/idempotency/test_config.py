@@ -46,6 +46,14 @@ def test_values_and_environment() -> None:
             {"redis_url": "${NOPE}"},
             "gw.toml: [idempotency] redis_url: environment variable NOPE is not set",
         ),
+        (
+            {"redis_url": "redis://:secret@cache?db=abc"},
+            "gw.toml: [idempotency] redis_url: Invalid value for 'db' in connection URL.",
+        ),
+        (
+            {"redis_url": "redis://:secret@cache?colour=blue"},
+            "gw.toml: [idempotency] redis_url: unknown connection option 'colour'",
+        ),
         ({"ttl_seconds": 0}, "gw.toml: [idempotency] ttl_seconds: must be a positive number"),
         ({"max_keys": 1.5}, "gw.toml: [idempotency] max_keys: must be a whole number"),
         ("redis://x", "gw.toml: idempotency: must be a table"),
