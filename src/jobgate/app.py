@@ -8,7 +8,6 @@ import os
 from collections.abc import AsyncIterator, Callable
 
 import httpx
-import strawberry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -35,11 +34,9 @@ def create_app(
     settings: Settings,
     *,
     transport_factory: TransportFactory = production_transport,
-    schema: strawberry.Schema | None = None,
 ) -> Starlette:
     """Build the gateway app; ``transport_factory`` is the seam tests and demo mode use."""
-    schema = schema or build_schema(settings.server)
-    endpoint = GraphQLEndpoint(schema, settings.server)
+    endpoint = GraphQLEndpoint(build_schema(), settings.server)
     guarded = IdempotencyGuard(endpoint.handle, settings.server)  # Idempotency-Key on mutations
 
     @contextlib.asynccontextmanager

@@ -83,10 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _schema() -> int:
-    from jobgate.config import ServerSettings
     from jobgate.graphql.schema import build_schema
 
-    sys.stdout.write(build_schema(ServerSettings()).as_str() + "\n")
+    sys.stdout.write(build_schema().as_str() + "\n")
     return 0
 
 

@@ -20,7 +20,6 @@ from hypothesis_graphql import Mode, from_schema
 
 import graphql
 from jobgate.app import demo_app
-from jobgate.config import ServerSettings
 from jobgate.domain.errors import ErrorCode
 from jobgate.graphql.schema import build_schema
 
@@ -39,7 +38,7 @@ DEMO_IDS = [
 IDS = st.one_of(st.sampled_from(DEMO_IDS), st.text(max_size=30)).map(
     lambda value: graphql.StringValueNode(value=value)
 )
-SDL = build_schema(ServerSettings()).as_str()
+SDL = build_schema().as_str()
 
 
 class Client:

@@ -45,7 +45,7 @@ def _fields(object_type: GraphQLObjectType) -> str:
 
 
 def schema() -> GraphQLSchema:
-    return build_schema(ServerSettings())._schema
+    return build_schema()._schema
 
 
 def test_the_deepest_legitimate_operation_fits_the_default_depth() -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 
 import strawberry
-from strawberry.types import ExecutionContext, Info
+from strawberry.types import Info
 
-from graphql import GraphQLError
-from jobgate.config import ServerSettings
 from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultStatus, ManageAction
 from jobgate.domain.errors import ErrorCode
 from jobgate.graphql.context import Context
@@ -130,16 +128,8 @@ class Mutation:
         return await _one(info, ActionRequest(JobAction.UPDATE, update=input.to_domain()), id)
 
 
-def build_schema(server: ServerSettings) -> strawberry.Schema:
+def build_schema() -> strawberry.Schema:
     """The type system. Requests run through ``graphql.execution.Executor``, which applies the
-    limits, the introspection switch and the document caches: none of Strawberry's
-    per-request extensions are needed, so none are installed."""
-    del server  # every server setting that shapes a request is applied by the Executor
-    return GatewaySchema(query=Query, mutation=Mutation)
-
-
-class GatewaySchema(strawberry.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        """Client mistakes are not server errors; the HTTP layer logs unexpected ones, masked."""
+    limits, the introspection switch and the document caches, so the schema needs none of
+    Strawberry's per-request extensions (nor its error logging: nothing calls it)."""
+    return strawberry.Schema(query=Query, mutation=Mutation)
