@@ -69,6 +69,20 @@ def running(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> It
         process.stop()
 
 
+@contextlib.contextmanager
+def simulated_upstreams(tmp_path: Path) -> Iterator[Path]:
+    """`jobgate simulate` running, and a config file that points a gateway at it."""
+    from jobgate.simulators.suite import build_vendors, config_toml
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(tmp_path, "simulate", "--port", str(port)) as simulator:
+        simulator.wait_until_up(base, "/data-cloud/api/v1/ingest/jobs")
+        config = tmp_path / "jobgate.toml"
+        config.write_text(config_toml(build_vendors(), base))
+        yield config
+
+
 def test_serve_demo_answers_over_http(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -87,14 +101,9 @@ def test_serve_demo_answers_over_http(tmp_path: Path) -> None:
 
 def test_gateway_over_real_http_to_simulate(tmp_path: Path) -> None:
     """`jobgate simulate` + `jobgate serve --config`: the production transport end to end."""
-    sim_port, gw_port = free_port(), free_port()
-    sim_base, gw_base = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{gw_port}"
-    with running(tmp_path, "simulate", "--port", str(sim_port)) as simulator:
-        simulator.wait_until_up(sim_base, "/data-cloud/api/v1/ingest/jobs")
-        from jobgate.simulators.suite import build_vendors, config_toml
-
-        config = tmp_path / "jobgate.toml"
-        config.write_text(config_toml(build_vendors(), sim_base))
+    gw_port = free_port()
+    gw_base = f"http://127.0.0.1:{gw_port}"
+    with simulated_upstreams(tmp_path) as config:
         with running(tmp_path, "serve", "--config", str(config), "--port", str(gw_port)) as gw:
             gw.wait_until_up(gw_base)
             mutation = (

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobgate.simulators.suite import build_vendors, config_toml
-from tests.e2e.test_processes import DEMO_JOB, free_port, running
+from jobgate.simulators.suite import build_vendors
+from tests.e2e.test_processes import DEMO_JOB, free_port, running, simulated_upstreams
 
 QUERY = f'query WorkersRead {{ job(id: "{DEMO_JOB}") {{ id status }} }}'
 
@@ -24,12 +24,9 @@ def served_requests(metrics_text: str) -> float:
 
 
 def test_two_workers_serve_requests_and_report_metrics_together(tmp_path: Path) -> None:
-    sim_port, gw_port = free_port(), free_port()
-    sim_base, gw_base = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{gw_port}"
-    with running(tmp_path, "simulate", "--port", str(sim_port)) as simulator:
-        simulator.wait_until_up(sim_base, "/data-cloud/api/v1/ingest/jobs")
-        config = tmp_path / "jobgate.toml"
-        config.write_text(config_toml(build_vendors(), sim_base))
+    gw_port = free_port()
+    gw_base = f"http://127.0.0.1:{gw_port}"
+    with simulated_upstreams(tmp_path) as config:
         args = ("serve", "--config", str(config), "--port", str(gw_port), "--workers", "2")
         with running(tmp_path, *args) as gateway:
             gateway.wait_until_up(gw_base, "/readyz")
