@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
+from typing import cast
 
 import orjson
 
@@ -27,8 +28,8 @@ class StaticUpstream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but have the same methods.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

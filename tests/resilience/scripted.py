@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from jobgate.providers.client import UpstreamClient
 from jobgate.providers.http import UpstreamHTTP
 
 Step = int | tuple[int, dict[str, str]] | str  # a status, a status with headers, or an action
@@ -60,5 +61,5 @@ class Script(httpx.AsyncBaseTransport):
 def channel(script: Script, time: FakeTime | None = None, **options: Any) -> UpstreamHTTP:
     time = time or FakeTime()
     settings: dict[str, Any] = {"timeout": 5.0, "max_concurrency": 4, **options}
-    client = httpx.AsyncClient(base_url="http://upstream.test", transport=script)
+    client = UpstreamClient(base_url="http://upstream.test", transport=script)
     return UpstreamHTTP("src", client, clock=time, sleep=time.sleep, rand=lambda: 1.0, **settings)

@@ -19,6 +19,7 @@ import httpx
 
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.metrics import metrics
+from jobgate.providers.client import UpstreamClient
 from jobgate.providers.resilience import (
     RETRYABLE_STATUSES,
     CircuitBreaker,
@@ -92,7 +93,7 @@ class CallGuard:
     def __init__(
         self,
         source: str,
-        client: httpx.AsyncClient,
+        client: UpstreamClient,
         *,
         timeout: float,
         max_concurrency: int,
@@ -223,6 +224,9 @@ class CallGuard:
 
     async def _take_slot(self, deadline: float) -> None:
         """Wait for a concurrency slot, but not past the request's deadline."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once, no timer needed
+            return
         wait = max(deadline - self._clock(), 0.0)
         try:
             async with asyncio.timeout(wait):
@@ -249,7 +253,7 @@ class CallGuard:
         try:
             # asyncio.timeout also bounds in-process transports, which ignore httpx timeouts.
             async with asyncio.timeout(limit):
-                return await self.client.request(
+                return await self.client.dispatch(
                     call.method,
                     self._url(call.path),
                     params=call.params,

@@ -21,6 +21,7 @@ from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
 from jobgate.providers.calls import Call, CallGuard, GuardOptions, WriteUncertain
+from jobgate.providers.client import UpstreamClient
 from jobgate.providers.errors import clip, error_from_response
 from jobgate.providers.resilience import CircuitBreaker
 
@@ -46,7 +47,7 @@ class UpstreamHTTP:
     def __init__(
         self,
         source: str,
-        client: httpx.AsyncClient,
+        client: UpstreamClient,
         *,
         timeout: float,
         max_concurrency: int,
@@ -141,36 +142,6 @@ class UpstreamHTTP:
                 )
             )
         return body
-
-
-class _NoCookies(httpx.Cookies):
-    """A jar that keeps nothing and sends nothing."""
-
-    def set_cookie_header(self, request: httpx.Request) -> None:
-        return None
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-class UpstreamClient(httpx.AsyncClient):
-    """An httpx client that keeps no cookies.
-
-    Every vendor here authenticates with headers; a cookie one caller's request received must
-    not ride along on another caller's. It is also cheaper: httpx runs ``http.cookiejar`` on
-    every response (~14 us a call).
-    """
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
 
 
 def build_http(

@@ -1,0 +1,89 @@
+"""The httpx client every source uses: no cookies, and a short path for plain requests.
+
+``httpx.AsyncClient.send`` runs an auth flow, redirect handling, event hooks, cookie merging
+and an elapsed-time stream wrapper around every request: ~35 µs a call, a quarter of a job
+read's cost in the benchmark. A source whose client adds nothing but fixed headers (no
+``httpx.Auth``) needs none of it, so ``UpstreamClient.dispatch`` builds the same
+``httpx.Request`` itself and hands it straight to the transport. A client with an auth flow
+(BigChange's OAuth) always goes through ``send``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing and sends nothing."""
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class UpstreamClient(httpx.AsyncClient):
+    """An httpx client that keeps no cookies and sends plain requests straight to its transport.
+
+    Every vendor here authenticates with headers; a cookie one caller's request received must
+    not ride along on another caller's. It is also cheaper: httpx runs ``http.cookiejar`` on
+    every response (~14 µs a call).
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport,
+        auth: httpx.Auth | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(transport=transport, auth=auth, **options)
+        # What client.send would add to every request, worked out once.
+        self._direct = transport if auth is None else None
+        # Host too: httpx would add it to each request from the (fixed) base URL.
+        self._fixed_headers = httpx.Headers({"host": self.base_url.netloc.decode("ascii")})
+        self._fixed_headers.update(self.headers)
+        self._fixed_extensions = {"timeout": self.timeout.as_dict()}
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        return None
+
+    async def dispatch(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        """Send one request and read its whole answer, as ``client.request`` would."""
+        if self._direct is None or params:
+            return await self.request(method, url, params=params, content=content, headers=headers)
+        # Copying ready Headers skips normalising every fixed header again (~10 µs a call).
+        request = httpx.Request(
+            method, url, headers=self._fixed_headers, content=content,
+            extensions=self._fixed_extensions,
+        )  # fmt: skip
+        for name, value in headers.items():
+            request.headers[name] = value
+        response = await self._direct.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
