@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Sequence
 
 import strawberry
 from strawberry.types import Info
 
+from graphql import GraphQLResolveInfo
 from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultStatus, ManageAction
 from jobgate.domain.errors import ErrorCode
+from jobgate.graphql import fast_fields
 from jobgate.graphql.context import Context
 from jobgate.graphql.errors import JobLookupError
 from jobgate.graphql.inputs import UpdateJobInput
@@ -24,8 +27,8 @@ from jobgate.providers.resilience import source_health
 Ctx = Info[Context, None]
 
 
-def _too_many(ids: list[strawberry.ID], info: Ctx) -> JobError | None:
-    limit = info.context.server.max_ids
+def _too_many(ids: Sequence[str], context: Context) -> JobError | None:
+    limit = context.server.max_ids
     if len(ids) > limit:
         return JobError(
             ErrorCode.VALIDATION_FAILED, f"At most {limit} ids per request (got {len(ids)})."
@@ -40,22 +43,47 @@ def _job_or_error(result: Job | JobError | None) -> JobType | JobLookupError | N
     return None if result is None else JobType.from_domain(result)
 
 
+async def _job(context: Context, id: str) -> JobType | None:
+    result = _job_or_error(await context.job_loader.load(str(id)))
+    if isinstance(result, JobLookupError):
+        raise result
+    return result
+
+
+async def _jobs(context: Context, ids: Sequence[str]) -> list[JobType | JobLookupError | None]:
+    if (too_many := _too_many(ids, context)) is not None:
+        raise JobLookupError(too_many)
+    results = await context.job_loader.load_many([str(i) for i in ids])
+    # graphql-core turns an Exception in a list into an error at that index, null in place.
+    return [_job_or_error(r) for r in results]
+
+
+# Requests run `job` and `jobs` through these plain graphql-core resolvers (`build_schema`
+# installs them): an ID argument arrives as a str, so Strawberry's per-call argument
+# conversion and Info object have nothing to add.
+def resolve_job(
+    _root: object, info: GraphQLResolveInfo[Context], id: str
+) -> Awaitable[JobType | None]:
+    return _job(info.context, id)
+
+
+def resolve_jobs(
+    _root: object, info: GraphQLResolveInfo[Context], ids: list[str]
+) -> Awaitable[list[JobType | JobLookupError | None]]:
+    return _jobs(info.context, ids)
+
+
 @strawberry.type
 class Query:
+    # The schema's definition of `job` and `jobs` (types, descriptions), and the resolvers
+    # of a schema built without `fast_fields`.
     @strawberry.field(description="The job, or null when the upstream says it does not exist.")
     async def job(self, id: strawberry.ID, info: Ctx) -> JobType | None:
-        result = _job_or_error(await info.context.job_loader.load(str(id)))
-        if isinstance(result, JobLookupError):
-            raise result
-        return result
+        return await _job(info.context, id)
 
     @strawberry.field(description="The jobs in the order of `ids`; null where not found.")
     async def jobs(self, ids: list[strawberry.ID], info: Ctx) -> list[JobType | None]:
-        if (too_many := _too_many(ids, info)) is not None:
-            raise JobLookupError(too_many)
-        results = await info.context.job_loader.load_many([str(i) for i in ids])
-        # graphql-core turns an Exception in a list into an error at that index, null in place.
-        return [_job_or_error(r) for r in results]  # type: ignore[misc]
+        return await _jobs(info.context, ids)  # type: ignore[return-value]
 
     @strawberry.field(description="The configured upstream accounts and their health.")
     def sources(self, info: Ctx) -> list[SourceType]:
@@ -103,7 +131,7 @@ class Mutation:
         self, action: ManageAction, ids: list[strawberry.ID], info: Ctx
     ) -> ManageJobsPayload:
         raw_ids = [str(i) for i in ids]
-        if (too_many := _too_many(ids, info)) is not None:
+        if (too_many := _too_many(ids, info.context)) is not None:
             return ManageJobsPayload(
                 results=[ManageJobResult.from_outcome(i, too_many) for i in raw_ids]
             )
@@ -131,5 +159,12 @@ class Mutation:
 def build_schema() -> strawberry.Schema:
     """The type system. Requests run through ``graphql.execution.Executor``, which applies the
     limits, the introspection switch and the document caches, so the schema needs none of
-    Strawberry's per-request extensions (nor its error logging: nothing calls it)."""
-    return strawberry.Schema(query=Query, mutation=Mutation)
+    Strawberry's per-request extensions (nor its error logging: nothing calls it).
+
+    ``fast_fields`` then swaps Strawberry's resolver wrappers for plain graphql-core ones where
+    they add nothing (attribute fields, the ``JobDetails`` union, ``job`` and ``jobs``)."""
+    schema = strawberry.Schema(query=Query, mutation=Mutation)
+    fast_fields.install(
+        schema, root_resolvers={("Query", "job"): resolve_job, ("Query", "jobs"): resolve_jobs}
+    )
+    return schema

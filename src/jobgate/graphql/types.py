@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+
 import strawberry
 
 import jobgate.graphql.enums  # noqa: F401  (registers the domain enums with Strawberry)
@@ -27,7 +30,8 @@ class JobType:
     native_id: str
     status: JobStatus
     provider_status: str = strawberry.field(description="The upstream's own state, verbatim.")
-    allowed_actions: list[JobAction] = strawberry.field(
+    # Shared between jobs (`_in_order`), hence a tuple: nobody can change it in place.
+    allowed_actions: Sequence[JobAction] = strawberry.field(
         description="What this job accepts now, from its provider's rules and its state."
     )
     details: JobDetailsUnion
@@ -41,9 +45,15 @@ class JobType:
             native_id=job.native_id,
             status=job.status,
             provider_status=job.provider_status,
-            allowed_actions=sorted(job.allowed_actions, key=lambda a: a.value),
+            allowed_actions=_in_order(job.allowed_actions),
             details=details_from_domain(job.details),  # type: ignore[arg-type]
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _in_order(actions: frozenset[JobAction]) -> tuple[JobAction, ...]:
+    """A job's allowed actions in a stable order; the few distinct sets are sorted once."""
+    return tuple(sorted(actions, key=lambda a: a.value))
 
 
 @strawberry.type(name="FieldError", description="An input field that was refused, and why.")
