@@ -47,7 +47,10 @@ def create_app(
                 for name, source in settings.sources.items()
             }
         app.state.breakers = breakers_by_source(channels)
-        app.state.gateway = Gateway(providers)
+        app.state.gateway = Gateway(
+            providers,
+            coalesce_reads={name: s.coalesce_reads for name, s in settings.sources.items()},
+        )
         app.state.idempotency = build_store(settings.idempotency, settings.server)
         try:
             yield

@@ -72,6 +72,7 @@ class SourceSettings:
     retries: int = 2  # retries of a failed read (0-5); writes are never retried
     breaker_failures: int = 5  # consecutive failed calls that open the circuit
     breaker_cooldown: float = 30.0  # seconds an open circuit fails fast before a probe
+    coalesce_reads: bool = True  # concurrent reads of one job share one upstream read
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a response or a log line."""
@@ -106,6 +107,7 @@ _COMMON_KEYS = {
     "retries",
     "breaker_failures",
     "breaker_cooldown",
+    "coalesce_reads",
 }
 # Per provider: (required keys, optional keys) beyond the common ones.
 _PROVIDER_KEYS: dict[Provider, tuple[frozenset[str], frozenset[str]]] = {
@@ -248,6 +250,7 @@ _SOURCE_NUMBERS: dict[str, type] = {
     "breaker_failures": int,
     "breaker_cooldown": float,
 }
+_SOURCE_FLAGS: dict[str, type] = {"coalesce_reads": bool}
 MAX_RETRIES = 5
 
 
@@ -290,7 +293,7 @@ def _source(
                 raise ConfigError(file, message, source=name, key=key)
             values[key] = value
             continue
-        kind = _SOURCE_NUMBERS.get(key, str)
+        kind = _SOURCE_NUMBERS.get(key) or _SOURCE_FLAGS.get(key, str)
         if key == "customer_id" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         values[key] = _typed(value, kind, file, name, key)

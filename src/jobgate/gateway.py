@@ -1,29 +1,55 @@
-"""The provider-neutral service behind the schema: route ids to sources, batch, de-duplicate."""
+"""The provider-neutral service behind the schema: route ids to sources, batch, de-duplicate.
+
+Reads are de-duplicated within a request (one upstream read per distinct id) and across the
+requests in flight ("single flight"): a read of a job whose read another request already started
+joins that read instead of calling the upstream again. A read never joins one that started before
+a write to the same job finished: see ``read_jobs`` and ``perform``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
 from jobgate.domain import ActionOutcome, ActionRequest, Job, JobError, JobId, parse_job_id
 from jobgate.domain.errors import ErrorCode
 from jobgate.domain.ids import MAX_ID_LENGTH
 from jobgate.domain.rules import unsupported
+from jobgate.metrics import metrics
 from jobgate.principal import Principal
 from jobgate.providers.base import JobProvider, gather_all
 
+Answer: TypeAlias = Job | JobError | None
+Key: TypeAlias = tuple[str, str]  # (source, native id)
+# One shared upstream read: the task reading a batch of one source's ids, and a key's place in it.
+Flight: TypeAlias = tuple[asyncio.Task[list[Answer]], int]
+
 
 class Gateway:
-    def __init__(self, providers: Mapping[str, JobProvider]) -> None:
+    def __init__(
+        self,
+        providers: Mapping[str, JobProvider],
+        *,
+        coalesce_reads: Mapping[str, bool] | None = None,
+    ) -> None:
+        """``coalesce_reads``: per source, whether concurrent reads of a job share one upstream
+        read (``[sources.<name>] coalesce_reads``); a source not named there does."""
         self.providers = dict(providers)
         self.restricted = False  # a view for a principal limited to some sources
+        # Shared by every view scoped() makes (copy.copy keeps these references): reads and
+        # writes in flight are the process's, whoever's request started them.
+        self._solo_sources = frozenset(s for s, on in (coalesce_reads or {}).items() if not on)
+        self._flights: dict[Key, Flight] = {}  # reads that a read of the same key may join
+        self._writing: dict[Key, int] = {}  # writes in flight per key
+        self._reading: set[asyncio.Task[list[Answer]]] = set()  # kept alive until they land
 
     def scoped(self, principal: Principal) -> Gateway:
         """This gateway as ``principal`` sees it: only its sources (a view; nothing is copied)."""
         if principal.sources is None:
             return self
-        view = copy.copy(self)  # shares every provider and whatever state they keep
+        view = copy.copy(self)  # shares every provider, the reads and writes in flight
         view.providers = {n: p for n, p in self.providers.items() if principal.may_use(n)}
         view.restricted = True
         return view
@@ -49,12 +75,13 @@ class Gateway:
                 by_source.setdefault(job_id.source, {})[job_id.native_id] = None
         return parsed, {source: list(ids) for source, ids in by_source.items()}
 
-    async def read_jobs(self, raw_ids: Sequence[str]) -> list[Job | JobError | None]:
-        """One upstream read per distinct id; sources are read concurrently."""
+    async def read_jobs(self, raw_ids: Sequence[str]) -> list[Answer]:
+        """One upstream read per distinct id, shared with the requests reading it at the same
+        time; sources are read concurrently."""
         parsed, by_source = self._group(raw_ids)
         sources = list(by_source)
-        answers = await gather_all([self.providers[s].read_jobs(by_source[s]) for s in sources])
-        found: dict[tuple[str, str], Job | JobError | None] = {}
+        answers = await gather_all([self._read_source(s, by_source[s]) for s in sources])
+        found: dict[Key, Answer] = {}
         for source, answer in zip(sources, answers, strict=True):
             for native_id, result in zip(by_source[source], answer, strict=True):
                 found[source, native_id] = result
@@ -63,10 +90,82 @@ class Gateway:
             for job_id in parsed
         ]
 
+    async def _read_source(self, source: str, native_ids: list[str]) -> list[Answer]:
+        """One source's distinct ids: join the reads in flight, read the others in one call.
+
+        The call runs as a task that nobody's cancellation stops (each waiter awaits it through
+        ``asyncio.shield``): a request that goes away must not take the answer from the requests
+        that joined its read.
+        """
+        provider = self.providers[source]
+        if source in self._solo_sources:
+            return await provider.read_jobs(native_ids)
+        flights = self._flights
+        joined: list[tuple[int, Flight]] = []
+        new_ids: list[str] = []
+        new_positions: list[int] = []
+        for position, native_id in enumerate(native_ids):
+            flight = flights.get((source, native_id))  # never there while a write is in flight
+            if flight is None:
+                new_ids.append(native_id)
+                new_positions.append(position)
+            else:
+                joined.append((position, flight))
+        if not joined:  # the usual case: nothing to share
+            return await self._read_new(source, provider, native_ids)
+        metrics().upstream_reads_coalesced.labels(source).inc(len(joined))
+        answers: list[Answer] = [None] * len(native_ids)
+        if new_ids:
+            own = await self._read_new(source, provider, new_ids)
+            for position, answer in zip(new_positions, own, strict=True):
+                answers[position] = answer
+        shared: dict[asyncio.Task[list[Answer]], list[Answer]] = {}
+        for position, (task, index) in joined:
+            if task not in shared:
+                shared[task] = await asyncio.shield(task)
+            answers[position] = shared[task][index]
+        return answers
+
+    async def _read_new(
+        self, source: str, provider: JobProvider, native_ids: list[str]
+    ) -> list[Answer]:
+        """Read ids no read in flight covers, in one call that later reads may join, except for
+        the ids being written: their read is this request's alone."""
+        writing = self._writing
+        open_keys = [
+            (index, (source, native_id))
+            for index, native_id in enumerate(native_ids)
+            if (source, native_id) not in writing
+        ]
+        if not open_keys:
+            return await provider.read_jobs(native_ids)
+        task = asyncio.create_task(provider.read_jobs(native_ids))
+        flights, reading = self._flights, self._reading
+        reading.add(task)
+        for index, key in open_keys:
+            flights[key] = (task, index)
+
+        def landed(done: asyncio.Task[list[Answer]]) -> None:
+            reading.discard(done)
+            for _, key in open_keys:
+                flight = flights.get(key)
+                if flight is not None and flight[0] is done:
+                    del flights[key]
+            if not done.cancelled():
+                done.exception()  # retrieved, whoever still waits (or none)
+
+        task.add_done_callback(landed)
+        return await asyncio.shield(task)
+
     async def perform(self, request: ActionRequest, raw_ids: Sequence[str]) -> list[ActionOutcome]:
-        """Apply one action to each id; every source gets its distinct ids in one call."""
+        """Apply one action to each id; every source gets its distinct ids in one call.
+
+        While a write is in flight its jobs' reads are not shared, and reads in flight when it
+        starts or ends are no longer joinable: no read is answered by an upstream read that
+        began before a write to its job finished.
+        """
         parsed, by_source = self._group(raw_ids)
-        outcomes: dict[tuple[str, str], ActionOutcome] = {}
+        outcomes: dict[Key, ActionOutcome] = {}
         calls: list[str] = []
         for source, native_ids in by_source.items():
             provider = self.providers[source]
@@ -75,9 +174,14 @@ class Gateway:
                 outcomes.update({(source, n): refusal for n in native_ids})
             else:
                 calls.append(source)
-        answers = await gather_all(
-            [self.providers[s].perform(request, by_source[s]) for s in calls]
-        )
+        written = [(s, n) for s in calls for n in by_source[s]]
+        self._begin_writes(written)
+        try:
+            answers = await gather_all(
+                [self.providers[s].perform(request, by_source[s]) for s in calls]
+            )
+        finally:
+            self._end_writes(written)
         for source, answer in zip(calls, answers, strict=True):
             for native_id, outcome in zip(by_source[source], answer, strict=True):
                 outcomes[source, native_id] = outcome
@@ -85,3 +189,19 @@ class Gateway:
             outcomes[job_id.source, job_id.native_id] if isinstance(job_id, JobId) else job_id
             for job_id in parsed
         ]
+
+    def _begin_writes(self, keys: list[Key]) -> None:
+        writing, flights = self._writing, self._flights
+        for key in keys:
+            writing[key] = writing.get(key, 0) + 1
+            flights.pop(key, None)
+
+    def _end_writes(self, keys: list[Key]) -> None:
+        writing, flights = self._writing, self._flights
+        for key in keys:
+            left = writing[key] - 1
+            if left:
+                writing[key] = left
+            else:
+                del writing[key]
+            flights.pop(key, None)

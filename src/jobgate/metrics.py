@@ -43,6 +43,7 @@ class Metrics:
     upstream_duration: Histogram
     upstream_retries: Counter
     upstream_retries_skipped: Counter
+    upstream_reads_coalesced: Counter
     circuit_state: Gauge
     circuit_transitions: Counter
     dataloader_batch_size: Histogram
@@ -102,6 +103,12 @@ def metrics() -> Metrics:
             "jobgate_upstream_retries_skipped",
             "Retryable failures not retried, by reason: budget, deadline or circuit.",
             ["source", "reason"],
+        ),
+        upstream_reads_coalesced=Counter(
+            "jobgate_upstream_reads_coalesced",
+            "Job reads answered by another request's read of the same job then in flight, "
+            "instead of an upstream call of their own.",
+            ["source"],
         ),
         circuit_state=Gauge(
             "jobgate_upstream_circuit_state",
