@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from jobgate.config import Settings, SourceSettings, load_settings
 from jobgate.gateway import Gateway
@@ -28,6 +29,22 @@ from jobgate.security.middleware import AuthMiddleware, internal_error
 log = logging.getLogger("jobgate")
 
 TransportFactory = Callable[[SourceSettings], httpx.AsyncBaseTransport]
+
+
+class HandlerApp:
+    """The ASGI app for a ``(Request) -> Response`` handler, for the one hot route.
+
+    What Starlette's Route makes of a plain function, less its second Request and its second
+    layer of exception handlers: the ExceptionMiddleware in front of the router applies the
+    same handlers, and an unexpected error still reaches the last-resort JSON 500.
+    """
+
+    def __init__(self, handle: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handle(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def create_app(
@@ -64,7 +81,12 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", guarded.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route(
+                "/graphql",
+                HandlerApp(guarded.handle),
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                name="graphql",
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

@@ -20,9 +20,20 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 
 
 class JsonFormatter(logging.Formatter):
+    # The last whole second formatted and its text (one tuple: threads may format at once).
+    _stamped: tuple[int, str] = (-1, "")
+
+    def _time(self, record: logging.LogRecord) -> str:
+        """``formatTime(record, "%Y-%m-%dT%H:%M:%S")``, made once a second, not once a line."""
+        second = int(record.created)
+        stamped = self._stamped
+        if stamped[0] != second:
+            stamped = self._stamped = (second, self.formatTime(record, "%Y-%m-%dT%H:%M:%S"))
+        return stamped[1]
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": self._time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

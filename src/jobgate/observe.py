@@ -17,12 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql import OperationType
-from jobgate.metrics import CONTENT_TYPE, exposition, metrics
+from jobgate.metrics import CONTENT_TYPE, exposition, labelled, metrics
 from jobgate.providers.http import UpstreamHTTP
 from jobgate.providers.resilience import (
     CircuitBreaker,
     SourceHealth,
-    request_deadline,
+    request_deadline_var,
     source_health,
 )
 
@@ -31,7 +31,7 @@ log = logging.getLogger("jobgate.graphql")
 Breakers = Mapping[str, Sequence[CircuitBreaker]]
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestRecord:
     """What is known about one GraphQL request by the time it is answered."""
 
@@ -41,7 +41,15 @@ class RequestRecord:
     operation_type: str | None = None
     status: int | None = None  # None: no answer started (the app raised)
     request_id: str | None = None
-    body: bytearray = field(default_factory=bytearray)
+    # The answer's body as sent, chunk by chunk (references to them, not a copy).
+    chunks: list[bytes] = field(default_factory=list)
+    kept: int = 0  # bytes in ``chunks``
+
+    def body(self) -> bytes:
+        chunks = self.chunks
+        if len(chunks) == 1 and type(chunks[0]) is bytes:
+            return chunks[0]  # the usual answer: one message
+        return b"".join(chunks)
 
 
 _current: ContextVar[RequestRecord | None] = ContextVar("jobgate_request", default=None)
@@ -66,20 +74,26 @@ class GraphQLRequestLog:
         record = RequestRecord(scope["method"])
 
         async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.body":
+                if record.kept < MAX_BODY_KEPT:
+                    chunk = message.get("body", b"")
+                    record.chunks.append(chunk)
+                    record.kept += len(chunk)
+            elif kind == "http.response.start":
                 record.status = message["status"]
                 for name, value in message.get("headers", ()):
                     if name.lower() == b"x-request-id":
                         record.request_id = value.decode("latin-1")
-            elif message["type"] == "http.response.body" and len(record.body) < MAX_BODY_KEPT:
-                record.body += message.get("body", b"")
             await send(message)
 
         token = _current.set(record)
+        # The request's deadline (as request_deadline() sets it, without a generator's cost).
+        deadline = request_deadline_var.set(time.monotonic() + self.timeout)
         try:
-            with request_deadline(self.timeout):
-                await self.app(scope, receive, capture)
+            await self.app(scope, receive, capture)
         finally:
+            request_deadline_var.reset(deadline)
             _current.reset(token)
             _finish(record)
 
@@ -121,16 +135,16 @@ def answered_codes(body: bytes) -> list[str]:
 
 def _finish(record: RequestRecord) -> None:
     status = 500 if record.status is None else record.status
-    codes = answered_codes(bytes(record.body)) if record.status is not None else ["INTERNAL"]
+    codes = answered_codes(record.body()) if record.status is not None else ["INTERNAL"]
     outcome = "ok" if not codes and status < 400 else "error"
     took = time.perf_counter() - record.started
     found = metrics()
     operation = found.operation_label(record.operation)
     kind = record.operation_type or "unknown"
-    found.graphql_requests.labels(operation, kind, outcome).inc()
-    found.graphql_duration.labels(kind).observe(took)
+    labelled(found.graphql_requests, operation, kind, outcome).inc()
+    labelled(found.graphql_duration, kind).observe(took)
     for code in codes:
-        found.graphql_errors.labels(operation, code).inc()
+        labelled(found.graphql_errors, operation, code).inc()
     level = logging.ERROR if status >= 500 else logging.INFO
     if not log.isEnabledFor(level):
         return

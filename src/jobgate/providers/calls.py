@@ -18,7 +18,7 @@ from typing import Any, TypedDict
 import httpx
 
 from jobgate.domain import ErrorCode, JobError, JobFailure
-from jobgate.metrics import metrics
+from jobgate.metrics import labelled, metrics
 from jobgate.providers.client import UpstreamClient
 from jobgate.providers.resilience import (
     RETRYABLE_STATUSES,
@@ -293,9 +293,9 @@ class CallGuard:
 
     def _observe(self, call: Call, status: int | str, attempt: int, took: float) -> None:
         found = metrics()
-        found.upstream_calls.labels(self.source, call.operation, call.method, str(status)).inc()
+        labelled(found.upstream_calls, self.source, call.operation, call.method, str(status)).inc()
         if status not in _NOT_SENT:
-            found.upstream_duration.labels(self.source, call.operation).observe(took)
+            labelled(found.upstream_duration, self.source, call.operation).observe(took)
         if not log.isEnabledFor(logging.INFO):
             return  # the line's fields cost more to gather than the call's metrics
         log.info(
