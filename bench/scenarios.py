@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from bench import profile, queries
 from bench.loadgen import Target
@@ -13,23 +15,40 @@ from bench.session import Gateway, Session
 from bench.stats import RssSeries
 from bench.upstreams import Upstream
 
-# Before/after variants: each changes one lever of the shipped gateway, back (what the shipped
-# gateway already does) or forward (what it could do and does not yet).
-LEVERS: tuple[tuple[str, Sequence[str], int | None, str | None], ...] = (
-    # (label, bench.gateway_variant arguments, max_concurrency, log level)
-    ("control: no change (the variant launcher itself)", (), None, None),
-    (
-        "back: asyncio loop + h11 (no uvloop/httptools)",
-        ("--loop", "asyncio", "--http", "h11"),
-        None,
-        None,
-    ),
-    ("back: httpx's own pool (no aiohttp transport)", ("--transport", "httpx"), None, None),
-    ("back: default GC (no gc.freeze, gen-0 threshold 700)", ("--gc", "default"), None, None),
-    ("max_concurrency 4 per source (shipped: 16)", (), 4, None),
-    ("max_concurrency 64 per source (shipped: 16)", (), 64, None),
-    ("log level info (shipped bench runs: warning)", (), None, "info"),
-)
+
+@dataclass(frozen=True)
+class Lever:
+    """The shipped gateway with one lever changed, back (what the shipped gateway already does)
+    or forward (what it could do and does not)."""
+
+    label: str
+    args: Sequence[str] = ()  # bench.gateway_variant arguments
+    source_options: Mapping[str, Any] = field(default_factory=dict)  # set on every source
+    log_level: str | None = None
+    hot: bool = False  # also measure the hot queries (every request asks for the same ids)
+
+
+LEVERS: tuple[Lever, ...] = (
+    Lever("control: no change (the variant launcher itself)", hot=True),
+    Lever("back: no read coalescing (coalesce_reads = false)", hot=True,
+          source_options={"coalesce_reads": False}),
+    Lever("back: asyncio loop + h11 (no uvloop/httptools)", ("--loop", "asyncio", "--http", "h11")),
+    Lever("back: httpx's own pool (no aiohttp transport)", ("--transport", "httpx")),
+    Lever("back: httpx client.send for every call (no direct dispatch)", ("--dispatch", "client")),
+    Lever("back: Strawberry's resolver wrappers on every field (no fast_fields)",
+          ("--fields", "strawberry")),
+    Lever("back: no document caches (parse, validate, inspect every request)",
+          ("--document-cache", "off")),
+    Lever("back: stdlib json instead of orjson (request, response, upstream bodies)",
+          ("--json", "stdlib")),
+    Lever("back: default GC (no gc.freeze, gen-0 threshold 700)", ("--gc", "default")),
+    Lever("max_concurrency 4 per source (shipped: 16)", source_options={"max_concurrency": 4}),
+    Lever("max_concurrency 64 per source (shipped: 16)", source_options={"max_concurrency": 64}),
+    Lever("log level info (shipped bench runs: warning)", log_level="info"),
+)  # fmt: skip
+
+# Every in-flight request asks for other ids than the others (no read can be coalesced).
+COLD_IDS = 2000
 
 
 def direct_target(upstream: Upstream) -> Target | None:
@@ -66,26 +85,38 @@ def baseline(session: Session, upstream: Upstream, connections: Sequence[int]) -
         )
 
 
-def gateway_queries(session: Session, upstream: Upstream, *, profile_s: float = 0.0) -> None:
-    """Q0, Q1, Q20 at 32 connections; Q1 at 1, 8 and 64; exact upstream calls per query."""
-    ids = first_ids(upstream, 20)
-    bodies = {
-        "Q0": queries.body(queries.q0()),
-        "Q1": queries.body(queries.q_job(ids[0])),
-        "Q20": queries.body(queries.q_aliased(ids)),
+def query_bodies(upstream: Upstream) -> dict[str, list[bytes]]:
+    """Q0, Q1 and Q20 as the issue runs them (every request the same ids: *hot*), and *cold*
+    Q1 and Q20 that rotate over many ids, so that no two requests in flight share an id."""
+    ids = first_ids(upstream, COLD_IDS)
+    windows = [ids[k : k + 20] for k in range(0, len(ids) - 19, 20)]
+    return {
+        "Q0": [queries.body(queries.q0())],
+        "Q1": [queries.body(queries.q_job(ids[0]))],
+        "Q20": [queries.body(queries.q_aliased(ids[:20]))],
+        "Q1 cold": [queries.body(queries.q_job(i)) for i in ids],
+        "Q20 cold": [queries.body(queries.q_aliased(w)) for w in windows],
     }
+
+
+def gateway_queries(session: Session, upstream: Upstream, *, profile_s: float = 0.0) -> None:
+    """Q0, Q1, Q20 (hot and cold) at 32 connections; Q1 at 1, 8 and 64; exact upstream calls
+    per query."""
+    bodies = query_bodies(upstream)
     gateway = session.start_gateway(upstream, label="gateway")
     try:
-        session.exact_calls(gateway, upstream, "Q0", bodies["Q0"], 0)
-        session.exact_calls(gateway, upstream, "Q1", bodies["Q1"], 1, expect_jobs=1)
-        session.exact_calls(gateway, upstream, "Q20", bodies["Q20"], 20, expect_jobs=20)
-        for name, conns in (("Q0", 32), ("Q1", 32), ("Q20", 32), ("Q1", 1), ("Q1", 8), ("Q1", 64)):
+        session.exact_calls(gateway, upstream, "Q0", bodies["Q0"][0], 0)
+        session.exact_calls(gateway, upstream, "Q1", bodies["Q1"][0], 1, expect_jobs=1)
+        session.exact_calls(gateway, upstream, "Q20", bodies["Q20"][0], 20, expect_jobs=20)
+        runs = (("Q0", 32), ("Q1", 32), ("Q20", 32), ("Q1 cold", 32), ("Q20 cold", 32),
+                ("Q1", 1), ("Q1", 8), ("Q1", 64), ("Q1 cold", 8), ("Q1 cold", 64))  # fmt: skip
+        for name, conns in runs:
             session.measure(
                 "gateway", name, gateway.target(bodies[name]), conns, upstream=upstream,
                 gateway=gateway,
             )  # fmt: skip
         if profile_s > 0:
-            for name in ("Q1", "Q20"):
+            for name in ("Q1 cold", "Q20 cold"):
                 profile_under_load(session, gateway, name, gateway.target(bodies[name]), profile_s)
         session.findings.rss_max_mb = max(session.findings.rss_max_mb, gateway.sampler.max_mb)
     finally:
@@ -114,18 +145,21 @@ def profile_under_load(
 
 
 def levers(session: Session, upstream: Upstream) -> None:
-    """Q1 and Q20 at 32 connections with one lever changed back at a time."""
-    ids = first_ids(upstream, 20)
-    q1, q20 = queries.body(queries.q_job(ids[0])), queries.body(queries.q_aliased(ids))
-    for label, variant, max_concurrency, level in LEVERS:
+    """Cold Q1 and Q20 at 32 connections with one lever changed at a time (and hot ones where
+    the lever is about requests sharing ids)."""
+    bodies = query_bodies(upstream)
+    for lever in LEVERS:
         gateway = session.start_gateway(
-            upstream, label=label, variant=variant, max_concurrency=max_concurrency, log_level=level
-        )
+            upstream, label=lever.label, variant=lever.args,
+            source_options=lever.source_options, log_level=lever.log_level,
+        )  # fmt: skip
+        names = ["Q1 cold", "Q20 cold"] + (["Q1", "Q20"] if lever.hot else [])
         try:
-            session.measure(label, "Q1", gateway.target(q1), 32, upstream=upstream, gateway=gateway)
-            session.measure(
-                label, "Q20", gateway.target(q20), 32, upstream=upstream, gateway=gateway
-            )
+            for name in names:
+                session.measure(
+                    lever.label, name, gateway.target(bodies[name]), 32, upstream=upstream,
+                    gateway=gateway,
+                )  # fmt: skip
         finally:
             gateway.stop()
 

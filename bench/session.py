@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -94,17 +95,17 @@ class Session:
         *,
         label: str = "gateway",
         workers: int = 1,
-        variant: Sequence[str] = (),
-        max_concurrency: int | None = None,
+        variant: Sequence[str] | None = None,
+        source_options: Mapping[str, Any] | None = None,
         pinned: bool = True,
         log_level: str | None = None,
     ) -> Gateway:
         """``jobgate serve`` (or a lever variant) as a real process, and an RSS sampler on it."""
         port = free_port()
         config = self.work / f"gateway-{port}.toml"
-        config.write_text(upstream.config_toml(max_concurrency=max_concurrency))
+        config.write_text(upstream.config_toml(source_options=source_options))
         level = log_level or self.log_level
-        if variant:
+        if variant is not None:  # bench.gateway_variant, with these arguments
             args = python_module(
                 "bench.gateway_variant", "--config", str(config), "--port", str(port),
                 "--log-level", level, *variant,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import orjson
 from bench import static_jobs
 from bench.procs import BenchError, Process, free_port, python_module, require_loopback
 
-STATIC_JOBS = 200
+STATIC_JOBS = 2000  # enough for 32 connections of Q20 windows that never overlap
 MAX_ALIASES = 20
 
 
@@ -49,14 +49,12 @@ class Upstream:
         for process in reversed(self.processes):
             process.stop()
 
-    def config_toml(self, *, max_concurrency: int | None = None) -> str:
-        """The gateway's config for this upstream (``max_concurrency`` set on every source)."""
+    def config_toml(self, *, source_options: Mapping[str, Any] | None = None) -> str:
+        """The gateway's config for this upstream (``source_options`` set on every source)."""
         # Q20 asks for twenty aliased jobs: above the default limit of aliases per operation.
         lines = ["[server]", "graphiql = false", f"max_aliases = {MAX_ALIASES}", ""]
         for name, table in self.sources.items():
-            values = dict(table)
-            if max_concurrency is not None:
-                values["max_concurrency"] = max_concurrency
+            values = {**table, **(source_options or {})}
             lines.append(f"[sources.{name}]")
             lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
             lines.append("")
