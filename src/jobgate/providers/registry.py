@@ -33,11 +33,12 @@ def build_provider(settings: SourceSettings, transport: httpx.AsyncBaseTransport
 def production_transport(settings: SourceSettings) -> httpx.AsyncBaseTransport:
     """aiohttp-backed transport: httpx's own async pool collapses under concurrency."""
     import aiohttp
-    from httpx_aiohttp import AiohttpTransport
+
+    from jobgate.providers.transport import WholeBodyTransport
 
     def session() -> aiohttp.ClientSession:
         # Called on first use, inside the running loop. No cookie jar: see UpstreamClient.
         connector = aiohttp.TCPConnector(limit=settings.max_concurrency, keepalive_timeout=5.0)
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
-    return AiohttpTransport(client=session)
+    return WholeBodyTransport(client=session)

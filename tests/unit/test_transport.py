@@ -1,0 +1,228 @@
+"""The production transport over real sockets: what the upstream receives, and what comes back.
+
+A small aiohttp server on 127.0.0.1 stands in for an upstream; the client side is exactly what
+``jobgate serve`` uses (``production_transport``: httpx-aiohttp's transport reading whole bodies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from jobgate.config import SourceSettings
+from jobgate.domain import ErrorCode, JobFailure, Provider
+from jobgate.providers.client import UpstreamClient
+from jobgate.providers.http import build_http
+from jobgate.providers.registry import production_transport
+from jobgate.providers.transport import WholeBodyTransport
+
+Handler = Callable[[web.Request], Any]
+
+
+async def serve(handler: Handler) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def settings(base_url: str, **overrides: Any) -> SourceSettings:
+    values: dict[str, Any] = {
+        "name": "ingest",
+        "provider": Provider.DATA_CLOUD,
+        "base_url": base_url,
+        "token": "t" * 20,
+        **overrides,
+    }
+    return SourceSettings(**values)
+
+
+@pytest.fixture
+async def seen() -> AsyncIterator[list[dict[str, Any]]]:
+    yield []
+
+
+async def test_a_get_carries_the_clients_headers_and_answers_whole(
+    seen: list[dict[str, Any]],
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        seen.append({"path": request.path_qs, "headers": dict(request.headers)})
+        return web.json_response({"id": "1"}, headers={"X-Upstream": "yes"}, reason="Fine")
+
+    runner, base = await serve(handler)
+    source = settings(base)
+    http = build_http(source, production_transport(source), headers={"Authorization": "Bearer x"})
+    try:
+        response = await http.get("/jobs/a%20b")
+    finally:
+        await http.aclose()
+        await runner.cleanup()
+    assert response.status_code == 200
+    assert response.json() == {"id": "1"}
+    assert response.headers["x-upstream"] == "yes"
+    assert response.reason_phrase == "Fine"
+    assert seen[0]["path"] == "/jobs/a%20b"  # sent as encoded, not encoded twice
+    assert seen[0]["headers"]["Authorization"] == "Bearer x"
+    assert seen[0]["headers"]["Host"] == base.removeprefix("http://")
+
+
+async def test_a_write_sends_its_json_body(seen: list[dict[str, Any]]) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        seen.append({"method": request.method, "body": await request.read(), **request.headers})
+        return web.Response(status=204)
+
+    runner, base = await serve(handler)
+    source = settings(base)
+    http = build_http(source, production_transport(source))
+    try:
+        response = await http.write("PATCH", "/jobs/1", json={"state": "Aborted"})
+    finally:
+        await http.aclose()
+        await runner.cleanup()
+    assert response.status_code == 204
+    assert response.content == b""
+    assert seen[0]["method"] == "PATCH"
+    assert seen[0]["body"] == b'{"state":"Aborted"}'
+    assert seen[0]["Content-Type"] == "application/json"
+
+
+async def test_a_compressed_answer_is_decoded() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        body = gzip.compress(b'{"id": "1"}')
+        return web.Response(
+            body=body, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        )
+
+    runner, base = await serve(handler)
+    source = settings(base)
+    http = build_http(source, production_transport(source))
+    try:
+        response = await http.get("/jobs/1")
+    finally:
+        await http.aclose()
+        await runner.cleanup()
+    assert response.json() == {"id": "1"}
+
+
+async def test_an_answer_cut_short_is_a_transport_error() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        answer = web.StreamResponse(headers={"Content-Length": "1000"})
+        await answer.prepare(request)
+        await answer.write(b'{"id": ')
+        assert request.transport is not None
+        request.transport.close()  # the connection drops mid-body
+        return answer
+
+    runner, base = await serve(handler)
+    transport = production_transport(settings(base))
+    client = UpstreamClient(base_url=base, transport=transport)
+    try:
+        with pytest.raises(httpx.TransportError):
+            await client.dispatch("GET", httpx.URL(base + "/jobs/1"), headers={})
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+
+
+async def test_a_slow_answer_times_out_as_httpx_would_say() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response({})
+
+    runner, base = await serve(handler)
+    transport = production_transport(settings(base))
+    client = UpstreamClient(base_url=base, transport=transport, timeout=httpx.Timeout(0.2))
+    try:
+        with pytest.raises(httpx.TimeoutException):
+            await client.dispatch("GET", httpx.URL(base + "/jobs/1"), headers={})
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+
+
+async def test_nothing_listening_is_unavailable_not_a_crash() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    runner, base = await serve(handler)
+    await runner.cleanup()  # the port is free again: connections are refused
+    source = settings(base, retries=0)
+    http = build_http(source, production_transport(source))
+    try:
+        with pytest.raises(JobFailure) as failure:
+            await http.get("/jobs/1")
+    finally:
+        await http.aclose()
+    assert failure.value.error.code is ErrorCode.UPSTREAM_UNAVAILABLE
+
+
+async def test_a_streamed_request_body_is_left_to_httpx_aiohttp(
+    seen: list[dict[str, Any]],
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        seen.append({"body": await request.read()})
+        return web.json_response({"ok": True})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"part one, "
+        yield b"part two"
+
+    runner, base = await serve(handler)
+    transport = production_transport(settings(base))
+    assert isinstance(transport, WholeBodyTransport)
+    try:
+        request = httpx.Request("POST", base + "/upload", content=chunks())
+        response = await transport.handle_async_request(request)
+        await response.aread()
+    finally:
+        await transport.aclose()
+        await runner.cleanup()
+    assert response.json() == {"ok": True}
+    assert seen == [{"body": b"part one, part two"}]
+
+
+async def test_a_refused_connection_is_a_connect_error_not_a_timeout() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    runner, base = await serve(handler)
+    await runner.cleanup()
+    transport = production_transport(settings(base))
+    client = UpstreamClient(base_url=base, transport=transport)
+    try:
+        with pytest.raises(httpx.ConnectError):
+            await client.dispatch("GET", httpx.URL(base + "/jobs/1"), headers={})
+    finally:
+        await client.aclose()
+
+
+async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    source = settings(base, retries=0)
+    http = build_http(source, production_transport(source))
+    try:
+        with pytest.raises(JobFailure) as failure:
+            await http.get("/jobs/1")
+    finally:
+        await http.aclose()
+        server.close()
+        await server.wait_closed()
+    assert failure.value.error.code is ErrorCode.UPSTREAM_UNAVAILABLE
