@@ -32,6 +32,18 @@ def q_aliased(job_ids: Sequence[str]) -> str:
     return f"{{ {fields} }}"
 
 
+def q_job_variables(job_id: str) -> tuple[str, dict[str, Any]]:
+    """Q1 as a client sends it: one document, the id in a variable."""
+    return f"query Job($id: ID!) {{ job(id: $id) {{ {JOB_FIELDS} }} }}", {"id": job_id}
+
+
+def q_aliased_variables(job_ids: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """Q20 as a client sends it: one document for any twenty ids, the ids in variables."""
+    params = ", ".join(f"$j{i}: ID!" for i in range(len(job_ids)))
+    fields = " ".join(f"j{i}: job(id: $j{i}) {{ {JOB_FIELDS} }}" for i in range(len(job_ids)))
+    return f"query Jobs({params}) {{ {fields} }}", {f"j{i}": jid for i, jid in enumerate(job_ids)}
+
+
 def q_jobs(job_ids: Sequence[str]) -> str:
     ids = ", ".join(f'"{jid}"' for jid in job_ids)
     return f"{{ jobs(ids: [{ids}]) {{ {JOB_FIELDS} }} }}"

@@ -87,15 +87,16 @@ def baseline(session: Session, upstream: Upstream, connections: Sequence[int]) -
 
 def query_bodies(upstream: Upstream) -> dict[str, list[bytes]]:
     """Q0, Q1 and Q20 as the issue runs them (every request the same ids: *hot*), and *cold*
-    Q1 and Q20 that rotate over many ids, so that no two requests in flight share an id."""
+    Q1 and Q20 that rotate over many ids, so that no two requests in flight share an id. The
+    cold ones send their ids in variables, as clients do: one document, parsed once."""
     ids = first_ids(upstream, COLD_IDS)
     windows = [ids[k : k + 20] for k in range(0, len(ids) - 19, 20)]
     return {
         "Q0": [queries.body(queries.q0())],
         "Q1": [queries.body(queries.q_job(ids[0]))],
         "Q20": [queries.body(queries.q_aliased(ids[:20]))],
-        "Q1 cold": [queries.body(queries.q_job(i)) for i in ids],
-        "Q20 cold": [queries.body(queries.q_aliased(w)) for w in windows],
+        "Q1 cold": [queries.body(*queries.q_job_variables(i)) for i in ids],
+        "Q20 cold": [queries.body(*queries.q_aliased_variables(w)) for w in windows],
     }
 
 
