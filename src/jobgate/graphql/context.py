@@ -27,8 +27,12 @@ class Context:
     job_loader: DataLoader[str, Job | JobError | None] = field(init=False)
 
     def __post_init__(self) -> None:
+        # The loader must not refer back to this Context: the cycle would keep the request's
+        # state for the garbage collector to find, instead of freeing it when the request ends.
+        gateway = self.gateway
+
         async def load(raw_ids: Sequence[str]) -> list[Job | JobError | None]:
             metrics().dataloader_batch_size.observe(len(raw_ids))
-            return await self.gateway.read_jobs(raw_ids)
+            return await gateway.read_jobs(raw_ids)
 
         self.job_loader = DataLoader(load_fn=load)

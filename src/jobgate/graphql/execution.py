@@ -14,6 +14,7 @@ from inspect import isawaitable
 from typing import Any
 
 import strawberry
+from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 
 from graphql import (
@@ -70,6 +71,23 @@ def is_static(document: DocumentNode, operation_name: str | None) -> bool:
     )
 
 
+class AcyclicExecutor(IncrementalExecutor):
+    """graphql-core's executor, which lets go of its per-request state when the answer is built.
+
+    graphql-core keeps ``GraphQLResolveInfoHelpers`` bound to the executor on the executor: a
+    reference cycle, so everything a request's execution built (field plans, ref maps, the
+    context and its DataLoader, the jobs) waited for the cyclic garbage collector instead of
+    being freed when the request ended. Under load those collections were ~15 % of the CPU
+    and the 100-300 ms pauses behind the p99s (measured with ``gc.callbacks``).
+    """
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        response = super().build_response(data)
+        if isinstance(response, ExecutionResult):  # nothing left to deliver incrementally
+            del self.async_helpers
+        return response
+
+
 class Executor:
     def __init__(self, schema: strawberry.Schema, server: ServerSettings) -> None:
         self.schema: GraphQLSchema = schema._schema
@@ -111,6 +129,7 @@ class Executor:
         result = execute(
             self.schema,
             prepared.document,
+            executor_class=AcyclicExecutor,
             context_value=context,
             variable_values=variables,
             operation_name=operation_name,
