@@ -262,32 +262,21 @@ async def test_a_read_that_starts_during_a_write_is_not_joined_after_it(
     await during
 
 
-async def test_cancelling_the_starter_does_not_cancel_a_joiner(upstream: Upstream) -> None:
+@pytest.mark.parametrize("cancelled", ["starter", "joiner"])
+async def test_cancelling_one_waiter_does_not_cancel_the_other(
+    upstream: Upstream, cancelled: str
+) -> None:
     held = upstream.transport.hold("GET", f"{JOBS}/{OPEN}")
     starter = read(upstream.gateway, OPEN)
     await held.until_arrived()
     joiner = read(upstream.gateway, OPEN)
     await settle()
-    starter.cancel()
+    gone, left = (starter, joiner) if cancelled == "starter" else (joiner, starter)
+    gone.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await starter
+        await gone
     held.release.set()
-    [answer] = await joiner
-    assert job(answer).native_id == OPEN
-    assert upstream.transport.gets(OPEN) == 1
-
-
-async def test_cancelling_a_joiner_does_not_cancel_the_starter(upstream: Upstream) -> None:
-    held = upstream.transport.hold("GET", f"{JOBS}/{OPEN}")
-    starter = read(upstream.gateway, OPEN)
-    await held.until_arrived()
-    joiner = read(upstream.gateway, OPEN)
-    await settle()
-    joiner.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await joiner
-    held.release.set()
-    [answer] = await starter
+    [answer] = await left
     assert job(answer).native_id == OPEN
     assert upstream.transport.gets(OPEN) == 1
 

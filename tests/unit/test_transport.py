@@ -47,6 +47,30 @@ def settings(base_url: str, **overrides: Any) -> SourceSettings:
     return SourceSettings(**values)
 
 
+async def raises_on_get(base: str, expected: type[Exception], **options: Any) -> None:
+    """A GET of ``base``/jobs/1 through the production transport raises ``expected``."""
+    client = UpstreamClient(
+        base_url=base, transport=production_transport(settings(base)), **options
+    )
+    try:
+        with pytest.raises(expected):
+            await client.dispatch("GET", httpx.URL(base + "/jobs/1"), headers={})
+    finally:
+        await client.aclose()
+
+
+async def read_fails_with(base: str) -> ErrorCode:
+    """The contract code a job read from ``base`` fails with (no retries)."""
+    source = settings(base, retries=0)
+    http = build_http(source, production_transport(source))
+    try:
+        with pytest.raises(JobFailure) as failure:
+            await http.get("/jobs/1")
+    finally:
+        await http.aclose()
+    return failure.value.error.code
+
+
 @pytest.fixture
 async def seen() -> AsyncIterator[list[dict[str, Any]]]:
     yield []
@@ -124,13 +148,9 @@ async def test_an_answer_cut_short_is_a_transport_error() -> None:
         return answer
 
     runner, base = await serve(handler)
-    transport = production_transport(settings(base))
-    client = UpstreamClient(base_url=base, transport=transport)
     try:
-        with pytest.raises(httpx.TransportError):
-            await client.dispatch("GET", httpx.URL(base + "/jobs/1"), headers={})
+        await raises_on_get(base, httpx.TransportError)
     finally:
-        await client.aclose()
         await runner.cleanup()
 
 
@@ -140,13 +160,9 @@ async def test_a_slow_answer_times_out_as_httpx_would_say() -> None:
         return web.json_response({})
 
     runner, base = await serve(handler)
-    transport = production_transport(settings(base))
-    client = UpstreamClient(base_url=base, transport=transport, timeout=httpx.Timeout(0.2))
     try:
-        with pytest.raises(httpx.TimeoutException):
-            await client.dispatch("GET", httpx.URL(base + "/jobs/1"), headers={})
+        await raises_on_get(base, httpx.TimeoutException, timeout=httpx.Timeout(0.2))
     finally:
-        await client.aclose()
         await runner.cleanup()
 
 
@@ -156,14 +172,7 @@ async def test_nothing_listening_is_unavailable_not_a_crash() -> None:
 
     runner, base = await serve(handler)
     await runner.cleanup()  # the port is free again: connections are refused
-    source = settings(base, retries=0)
-    http = build_http(source, production_transport(source))
-    try:
-        with pytest.raises(JobFailure) as failure:
-            await http.get("/jobs/1")
-    finally:
-        await http.aclose()
-    assert failure.value.error.code is ErrorCode.UPSTREAM_UNAVAILABLE
+    assert await read_fails_with(base) is ErrorCode.UPSTREAM_UNAVAILABLE
 
 
 async def test_a_streamed_request_body_is_left_to_httpx_aiohttp(
@@ -197,13 +206,7 @@ async def test_a_refused_connection_is_a_connect_error_not_a_timeout() -> None:
 
     runner, base = await serve(handler)
     await runner.cleanup()
-    transport = production_transport(settings(base))
-    client = UpstreamClient(base_url=base, transport=transport)
-    try:
-        with pytest.raises(httpx.ConnectError):
-            await client.dispatch("GET", httpx.URL(base + "/jobs/1"), headers={})
-    finally:
-        await client.aclose()
+    await raises_on_get(base, httpx.ConnectError)
 
 
 async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
@@ -215,14 +218,9 @@ async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
 
     server = await asyncio.start_server(garbage, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    source = settings(base, retries=0)
-    http = build_http(source, production_transport(source))
     try:
-        with pytest.raises(JobFailure) as failure:
-            await http.get("/jobs/1")
+        code = await read_fails_with(f"http://127.0.0.1:{port}")
     finally:
-        await http.aclose()
         server.close()
         await server.wait_closed()
-    assert failure.value.error.code is ErrorCode.UPSTREAM_UNAVAILABLE
+    assert code is ErrorCode.UPSTREAM_UNAVAILABLE
