@@ -30,6 +30,7 @@ from graphql import (
     validate,
 )
 from jobgate.config import ServerSettings
+from jobgate.graphql.errors import JobLookupError
 from jobgate.security.limits import MAX_CACHED_LENGTH, document_limits_rule
 
 CACHE_SIZE = 1024
@@ -85,6 +86,12 @@ class AcyclicExecutor(IncrementalExecutor):
         response = super().build_response(data)
         if isinstance(response, ExecutionResult):  # nothing left to deliver incrementally
             del self.async_helpers
+            for error in response.errors or ():
+                # A lookup error is an answer, not a fault: its traceback (executor frames that
+                # hold the executor, another cycle) is never logged, so it goes. Unexpected
+                # errors keep theirs for the log line that reports them.
+                if isinstance(error.original_error, JobLookupError):
+                    error.__traceback__ = error.original_error.__traceback__ = None
         return response
 
 
