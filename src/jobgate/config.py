@@ -243,14 +243,15 @@ def _typed(value: Any, kind: type, file: str, source: str | None, key: str) -> A
     return value
 
 
-_SOURCE_NUMBERS: dict[str, type] = {
+# Source keys that are not strings (``retries`` is checked on its own: it may be 0).
+_SOURCE_TYPES: dict[str, type] = {
     "timeout": float,
     "connect_timeout": float,
     "max_concurrency": int,
     "breaker_failures": int,
     "breaker_cooldown": float,
+    "coalesce_reads": bool,
 }
-_SOURCE_FLAGS: dict[str, type] = {"coalesce_reads": bool}
 MAX_RETRIES = 5
 
 
@@ -293,7 +294,7 @@ def _source(
                 raise ConfigError(file, message, source=name, key=key)
             values[key] = value
             continue
-        kind = _SOURCE_NUMBERS.get(key) or _SOURCE_FLAGS.get(key, str)
+        kind = _SOURCE_TYPES.get(key, str)
         if key == "customer_id" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         values[key] = _typed(value, kind, file, name, key)
