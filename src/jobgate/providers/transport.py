@@ -16,7 +16,6 @@ left is an ``httpx.TransportError``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 from collections.abc import Iterator
@@ -46,8 +45,7 @@ def _timeout(
 _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),  # no connection within the limit
     (aiohttp.SocketTimeoutError, httpx.ReadTimeout),  # connected, the answer did not come
-    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
-    (asyncio.TimeoutError, httpx.ReadTimeout),
+    (TimeoutError, httpx.ReadTimeout),  # any other timeout (ServerTimeoutError is one too)
     (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, unreachable, DNS: not sent
     (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),  # closed, no answer
     (aiohttp.ClientPayloadError, httpx.ReadError),  # the body was cut short or malformed
