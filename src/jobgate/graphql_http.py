@@ -63,7 +63,7 @@ RawHeaders = dict[bytes, bytes]
 
 def raw_headers(request: Request) -> RawHeaders:
     """The request's headers by (lower-case) name, the first of any repeated one: what
-    ``request.headers.get(name)`` reads, for one pass over them instead of one a lookup."""
+    ``request.headers.get(name)`` reads, in one pass over them instead of one per lookup."""
     return dict(reversed(list(request.scope["headers"])))
 
 

@@ -45,9 +45,9 @@ class UpstreamClient(httpx.AsyncClient):
         **options: Any,
     ) -> None:
         super().__init__(transport=transport, auth=auth, **options)
-        # What client.send would add to every request, worked out once.
         self._direct = transport if auth is None else None
-        # Host too: httpx would add it to each request from the (fixed) base URL.
+        # What client.send would add to every request, worked out once; Host too, which httpx
+        # would add to each request from the (fixed) base URL.
         self._fixed_headers = httpx.Headers({"host": self.base_url.netloc.decode("ascii")})
         self._fixed_headers.update(self.headers)
         self._fixed_extensions = {"timeout": self.timeout.as_dict()}
