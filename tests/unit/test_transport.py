@@ -14,13 +14,18 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobFailure, Provider
 from jobgate.providers.client import UpstreamClient
-from jobgate.providers.http import build_http
+from jobgate.providers.http import WriteUncertain, build_http
 from jobgate.providers.registry import production_transport
 from jobgate.providers.transport import WholeBodyTransport
+from jobgate.simulators.fault_proxy import FaultProxy, WireFault
 
 Handler = Callable[[web.Request], Any]
 
@@ -175,7 +180,7 @@ async def test_nothing_listening_is_unavailable_not_a_crash() -> None:
     assert await read_fails_with(base) is ErrorCode.UPSTREAM_UNAVAILABLE
 
 
-async def test_a_streamed_request_body_is_left_to_httpx_aiohttp(
+async def test_a_streamed_request_body_is_read_whole_and_sent(
     seen: list[dict[str, Any]],
 ) -> None:
     async def handler(request: web.Request) -> web.Response:
@@ -224,3 +229,83 @@ async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
         server.close()
         await server.wait_closed()
     assert code is ErrorCode.UPSTREAM_UNAVAILABLE
+
+
+# -- a write leaves at most once ------------------------------------------------------------
+
+
+def keep_alive_app() -> Starlette:
+    """A tiny upstream whose writes are all applied (counted) and answered 204."""
+    applied: list[str] = []
+
+    async def job(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse({"id": "1"})
+        applied.append(request.method)
+        return Response(status_code=204)
+
+    app = Starlette(
+        routes=[Route("/jobs/1", job, methods=["GET", "PUT", "PATCH", "POST", "DELETE"])]
+    )
+    app.state.applied = applied
+    return app
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "POST"])
+@pytest.mark.parametrize("kind", ["drop-before", "drop-after"])
+async def test_a_write_whose_kept_alive_connection_drops_is_sent_once(
+    method: str, kind: str
+) -> None:
+    """aiohttp re-sends PUT and DELETE on a new connection when a reused one drops; jobgate
+    must not: the first may have been applied (drop-after) and a second would apply it again."""
+    app = keep_alive_app()
+    async with FaultProxy(app) as proxy:
+        base = await proxy.start()
+        source = settings(base, retries=0)
+        http = build_http(source, production_transport(source))
+        try:
+            first = await http.get("/jobs/1")  # opens the connection the write will reuse
+            assert first.status_code == 200
+            proxy.add(WireFault(method, "/jobs/1", kind))
+            with pytest.raises(WriteUncertain) as lost:
+                await http.write(method, "/jobs/1", json={"state": "Cancelled"})
+        finally:
+            await http.aclose()
+    assert proxy.count(method) == 1, "the write reached the upstream more than once"
+    assert app.state.applied == ([method] if kind == "drop-after" else [])
+    assert lost.value.error.code is ErrorCode.OUTCOME_UNKNOWN
+
+
+async def test_a_read_whose_kept_alive_connection_drops_may_be_sent_again() -> None:
+    app = keep_alive_app()
+    async with FaultProxy(app) as proxy:
+        base = await proxy.start()
+        source = settings(base, retries=0)
+        http = build_http(source, production_transport(source))
+        try:
+            await http.get("/jobs/1")
+            proxy.add(WireFault("GET", "/jobs/1", "drop-before"))
+            again = await http.get("/jobs/1")
+        finally:
+            await http.aclose()
+    assert again.status_code == 200
+    assert proxy.count("GET") == 3
+
+
+async def test_a_refused_connection_says_so_in_plain_words() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    runner, base = await serve(handler)
+    await runner.cleanup()
+    source = settings(base, retries=0)
+    http = build_http(source, production_transport(source))
+    try:
+        with pytest.raises(JobFailure) as failure:
+            await http.get("/jobs/1")
+    finally:
+        await http.aclose()
+    message = failure.value.error.message
+    assert "refused the connection" in message, message
+    assert "ssl:" not in message
+    assert base.removeprefix("http://") in message

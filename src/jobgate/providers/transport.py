@@ -10,19 +10,30 @@ the parent class.
 It also maps aiohttp's exceptions itself. httpx-aiohttp 0.2's table sends a refused
 connection (``ClientConnectorError``, a subclass of ``ClientConnectionError``) to
 ``httpx.ConnectTimeout``, and lets errors it does not list (a malformed answer) escape as aiohttp
-exceptions that no httpx ``except`` catches. Here the most specific class decides, and anything
-left is an ``httpx.TransportError``.
+exceptions that no httpx ``except`` catches. Here the most specific class decides, anything left
+is an ``httpx.TransportError``, and a failed connection is described in words a user can act on
+(aiohttp's own text reads "Cannot connect to host h:p ssl:default [...]", even for plain http).
+
+**A write leaves at most once.** aiohttp re-sends a request whose method HTTP calls idempotent
+(GET, HEAD, OPTIONS, TRACE, PUT, DELETE) once more on a new connection when the first one is
+dropped (RFC 9112 §9.3.1 allows it for a keep-alive race). For jobgate no write may be repeated by
+any layer: a PUT whose connection drops may have been applied. Every request but GET and HEAD
+therefore runs with a per-request client middleware (aiohttp's public ``middlewares=``) that turns
+those connection failures into ``WriteConnectionLost``, which aiohttp's retry does not catch; the
+gateway then settles the write by reading the job back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 from collections.abc import Iterator
 
 import aiohttp
 import httpx
 import yarl
+from aiohttp.client_middlewares import ClientHandlerType
 from httpx_aiohttp import AiohttpTransport
 
 # Distinct upstream URLs whose parsed form is kept (a job read is one URL per id).
@@ -41,8 +52,53 @@ def _timeout(
     return aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
 
 
+# Methods whose requests aiohttp may re-send: reads only. Every other request is a write.
+_READS = frozenset({"GET", "HEAD"})
+
+
+class WriteConnectionLost(aiohttp.ClientError):
+    """A write's connection failed after the request may have been sent; never re-sent."""
+
+
+async def _never_resend(
+    request: aiohttp.ClientRequest, handler: ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Client middleware for writes: a dropped connection ends the request instead of being
+    answered by aiohttp's automatic second attempt."""
+    try:
+        return await handler(request)
+    except aiohttp.ClientConnectorError:
+        raise  # no connection was made, so nothing was sent (and aiohttp does not retry these)
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise WriteConnectionLost(str(exc) or type(exc).__name__) from exc
+
+
+_WRITE_MIDDLEWARES = (_never_resend,)
+
+_UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT})
+
+
+def connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+    """What went wrong opening a connection, said plainly (no "ssl:default")."""
+    where = f"{exc.host}:{exc.port}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"the host name '{exc.host}' could not be resolved"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"{where} presented a TLS certificate that is not trusted"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return f"the TLS handshake with {where} failed"
+    code = exc.os_error.errno
+    if code == errno.ECONNREFUSED:
+        return f"{where} refused the connection (is the upstream running, and is the port right?)"
+    if code in _UNREACHABLE:
+        return f"{where} is unreachable from this host"
+    reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
+    return f"could not connect to {where}: {reason}"
+
+
 # Most specific first: the first class an exception is an instance of decides.
 _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    (WriteConnectionLost, httpx.RemoteProtocolError),  # a write sent, then the connection went
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),  # no connection within the limit
     (aiohttp.SocketTimeoutError, httpx.ReadTimeout),  # connected, the answer did not come
     (TimeoutError, httpx.ReadTimeout),  # any other timeout (ServerTimeoutError is one too)
@@ -64,23 +120,24 @@ def httpx_exceptions() -> Iterator[None]:
     except (TimeoutError, aiohttp.ClientError) as exc:
         for aiohttp_type, httpx_type in _EXCEPTIONS:
             if isinstance(exc, aiohttp_type):
+                if isinstance(exc, aiohttp.ClientConnectorError):
+                    raise httpx_type(connect_failure(exc)) from exc
                 raise httpx_type(str(exc) or type(exc).__name__) from exc
         raise  # pragma: no cover - ClientError is the last row
 
 
 class WholeBodyTransport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raw_headers = request.headers.raw
         try:
             content = request.content or None
-        except httpx.RequestNotRead:
-            with httpx_exceptions():
-                return await super().handle_async_request(request)
+        except httpx.RequestNotRead:  # a streamed body (jobgate sends none): read it first
+            content = await request.aread() or None
+            raw_headers = [(k, v) for k, v in raw_headers if k.lower() != b"transfer-encoding"]
         if not isinstance(self.client, aiohttp.ClientSession):
             self.client = self.get_client()
         timeout = request.extensions.get("timeout", {})
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
-        ]
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
         with httpx_exceptions():
             async with self.client.request(
                 request.method,
@@ -90,6 +147,7 @@ class WholeBodyTransport(AiohttpTransport):
                 allow_redirects=False,
                 auto_decompress=False,  # httpx decodes, as it would with its own transport
                 timeout=_timeout(timeout.get("connect"), timeout.get("read"), timeout.get("pool")),
+                middlewares=None if request.method in _READS else _WRITE_MIDDLEWARES,
             ) as answer:
                 body = await answer.read()
         extensions = {"http_version": b"HTTP/1.1"}
