@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ from jobgate.config import IdempotencySettings, ServerSettings, Settings, Source
 from jobgate.domain import Provider
 from jobgate.providers.base import JobProvider
 from jobgate.providers.registry import build_provider
+from jobgate.security.settings import AuthSettings
 from jobgate.simulators.faults import FaultyTransport
 from jobgate.simulators.suite import SimulatedVendor, build_vendors, suite_app
 
@@ -70,9 +71,14 @@ async def gateway(
     *,
     server: ServerSettings | None = None,
     idempotency: IdempotencySettings | None = None,
+    probe: bool = False,
+    auth: AuthSettings | None = None,
     **source_overrides: Any,
 ) -> AsyncIterator[Gateway]:
-    """The whole gateway app (lifespan run) over the given simulators (default: all, seeded)."""
+    """The whole gateway app (lifespan run) over the given simulators (default: all, seeded).
+
+    ``probe``: run the start-up probe of every source and wait for it (off by default, so that
+    tests count only the upstream calls they cause)."""
     vendors = list(vendors) if vendors is not None else build_vendors()
     app_of_suite = suite_app(vendors)
     sources = {v.source: v.source_settings(ORIGIN, **source_overrides) for v in vendors}
@@ -82,13 +88,16 @@ async def gateway(
         return faults[source.name]
 
     settings = Settings(
-        server=server or ServerSettings(),
+        server=replace(server or ServerSettings(), probe_sources=probe),
         sources=sources,
         idempotency=idempotency or IdempotencySettings(),
+        auth=auth or AuthSettings(),
     )
     app = create_app(settings, transport_factory=transport_for)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client:
+        if probe:
+            await app.state.probed
+        # An unexpected error answers the client (a JSON 500) instead of failing the test here.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=auth is None)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             yield Gateway(client=client, app=app, vendors=vendors, faults=faults)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import httpx
 from starlette.applications import Starlette
@@ -21,6 +22,7 @@ from jobgate.graphql_http import GraphQLEndpoint
 from jobgate.idempotency import IdempotencyGuard, build_store
 from jobgate.metrics import worker_exiting
 from jobgate.observe import GraphQLRequestLog, breakers_by_source, metrics_endpoint, readyz
+from jobgate.providers.base import JobProvider
 from jobgate.providers.http import collect_channels
 from jobgate.providers.registry import build_provider, production_transport
 from jobgate.security.auth import Authenticator
@@ -69,9 +71,16 @@ def create_app(
             coalesce_reads={name: s.coalesce_reads for name, s in settings.sources.items()},
         )
         app.state.idempotency = build_store(settings.idempotency, settings.server)
+        app.state.probed = (
+            asyncio.create_task(probe_sources(providers)) if settings.server.probe_sources else None
+        )
         try:
             yield
         finally:
+            if app.state.probed is not None:
+                app.state.probed.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await app.state.probed
             await app.state.gateway.aclose()
             await app.state.idempotency.aclose()
             worker_exiting()
@@ -103,6 +112,21 @@ def create_app(
     app.add_middleware(GraphQLRequestLog, timeout=settings.server.request_timeout)
     app.state.settings = settings
     return app
+
+
+async def probe_sources(providers: Mapping[str, JobProvider]) -> None:
+    """Read each source once, concurrently, and say in the log which work: until a call has
+    succeeded, a source is not healthy in ``sources`` and ``/readyz``."""
+
+    async def probe(name: str, provider: JobProvider) -> None:
+        problem = await provider.probe()
+        if problem is None:
+            log.info("source reachable", extra={"source": name})
+        else:
+            extra = {"source": name, "code": problem.code.value, "reason": problem.message}
+            log.warning("source not usable", extra=extra)
+
+    await asyncio.gather(*(probe(name, p) for name, p in providers.items()))
 
 
 def demo_app() -> Starlette:

@@ -53,6 +53,8 @@ class ServerSettings:
     csrf_prevention: bool = True  # see jobgate.security.csrf
     csrf_header: str = "x-jobgate-csrf"
     metrics: bool = True  # serve GET /metrics (Prometheus text format)
+    # At start, one cheap read per source, so /readyz and `sources { healthy }` know each works.
+    probe_sources: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +210,7 @@ _SERVER_TYPES: dict[str, type] = {
     "csrf_prevention": bool,
     "csrf_header": str,
     "metrics": bool,
+    "probe_sources": bool,
 }
 
 

@@ -21,6 +21,7 @@ from jobgate.metrics import CONTENT_TYPE, exposition, labelled, metrics
 from jobgate.providers.http import UpstreamHTTP
 from jobgate.providers.resilience import (
     CircuitBreaker,
+    CircuitState,
     SourceHealth,
     request_deadline_var,
     source_health,
@@ -172,13 +173,15 @@ def _health_json(health: SourceHealth, provider: str) -> dict[str, Any]:
     return {
         "name": health.name,
         "provider": provider,
+        "reached": health.reached,
         "circuit": health.state.value,
         "retryInSeconds": round(health.retry_in, 1),
     }
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the config is loaded and no source's circuit is open; else 503 naming them."""
+    """200 when every source has answered usably and none has its circuit open; else 503
+    naming the sources whose circuit is open and those nothing has reached yet."""
     state = request.app.state
     breakers: Breakers | None = getattr(state, "breakers", None)
     if breakers is None:  # the lifespan has not built the sources yet
@@ -186,9 +189,10 @@ async def readyz(request: Request) -> JSONResponse:
     sources = state.settings.sources
     health = sources_health(breakers, list(sources))
     listed = [_health_json(h, sources[h.name].provider.value) for h in health]
-    unhealthy = [h.name for h in health if not h.healthy]
-    if unhealthy:
-        body = {"status": "unavailable", "open": unhealthy, "sources": listed}
+    opened = [h.name for h in health if h.state is CircuitState.OPEN]
+    unreached = [h.name for h in health if not h.reached]
+    if opened or unreached:
+        body = {"status": "unavailable", "open": opened, "unreached": unreached, "sources": listed}
         return JSONResponse(body, status_code=503)
     return JSONResponse({"status": "ready", "sources": listed})
 

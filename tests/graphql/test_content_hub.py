@@ -124,6 +124,7 @@ async def test_other_mutations_are_unsupported(gw: Gateway, mutation: str) -> No
 
 
 async def test_hub_is_listed_as_a_source(gw: Gateway) -> None:
+    await gw.app.state.gateway.providers["hub"].probe()  # a source is healthy once reached
     body = await gw.gql("{ sources { name provider healthy supportedActions } }")
     hub = next(s for s in body["data"]["sources"] if s["name"] == "hub")
     assert hub == {

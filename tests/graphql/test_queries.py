@@ -143,6 +143,7 @@ async def test_too_many_ids_is_refused(gw: Gateway) -> None:
 
 
 async def test_sources_lists_configured_sources(gw: Gateway) -> None:
+    await gw.app.state.gateway.providers["ingest"].probe()  # a source is healthy once reached
     body = await gw.gql("{ sources { name provider healthy supportedActions } }")
     ingest = next(s for s in body["data"]["sources"] if s["name"] == "ingest")
     assert ingest == {

@@ -17,11 +17,17 @@ SOURCES = "{ sources { name healthy circuit retryInSeconds } }"
 
 async def test_an_open_circuit_fails_fast_shows_in_sources_and_readyz_then_recovers() -> None:
     sim = harness.vendor(Provider.DATA_CLOUD)
-    async with harness.gateway([sim], breaker_failures=3, breaker_cooldown=30) as gw:
+    async with harness.gateway([sim], breaker_failures=3, breaker_cooldown=30, probe=True) as gw:
         ready = await gw.client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["sources"] == [
-            {"name": "ingest", "provider": "data-cloud", "circuit": "closed", "retryInSeconds": 0}
+            {
+                "name": "ingest",
+                "provider": "data-cloud",
+                "reached": True,
+                "circuit": "closed",
+                "retryInSeconds": 0,
+            }
         ]
         faults = gw.faults["ingest"]
         faults.add(Fault("GET", JOB_PATH, "status", status=500, times=-1))
@@ -57,7 +63,7 @@ async def test_an_open_circuit_fails_fast_shows_in_sources_and_readyz_then_recov
 
 
 async def test_one_failing_source_leaves_the_others_ready() -> None:
-    async with harness.gateway(breaker_failures=1) as gw:
+    async with harness.gateway(breaker_failures=1, probe=True) as gw:
         gw.faults["ingest"].add(Fault("GET", JOB_PATH, "refuse", times=-1))
         await gw.gql(JOB, {"id": OPEN_JOB})
         not_ready = await gw.client.get("/readyz")
@@ -65,6 +71,30 @@ async def test_one_failing_source_leaves_the_others_ready() -> None:
         healthy = {s["name"]: s["healthy"] for s in (await gw.gql(SOURCES))["data"]["sources"]}
         assert healthy.pop("ingest") is False
         assert healthy and all(healthy.values())
+
+
+async def test_a_source_nothing_has_reached_is_not_healthy_nor_ready() -> None:
+    async with harness.gateway() as gw:  # no start-up probe: nothing has called the sources
+        not_ready = await gw.client.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["open"] == []
+        assert sorted(not_ready.json()["unreached"]) == ["field", "gis", "hub", "ingest"]
+        [ingest] = [s for s in (await gw.gql(SOURCES))["data"]["sources"] if s["name"] == "ingest"]
+        assert ingest["healthy"] is False and ingest["circuit"] == "closed"
+        await gw.gql(JOB, {"id": OPEN_JOB})  # one call succeeds
+        [ingest] = [s for s in (await gw.gql(SOURCES))["data"]["sources"] if s["name"] == "ingest"]
+        assert ingest["healthy"] is True
+        assert (await gw.client.get("/readyz")).json()["unreached"] == ["hub", "field", "gis"]
+
+
+async def test_the_start_up_probe_finds_a_source_that_refuses_its_credentials() -> None:
+    sim = harness.vendor(Provider.DATA_CLOUD)
+    async with harness.gateway([sim], probe=True, token="not-the-right-token") as gw:
+        not_ready = await gw.client.get("/readyz")
+        assert not_ready.status_code == 503 and not_ready.json()["unreached"] == ["ingest"]
+    async with harness.gateway([sim], probe=True) as gw:
+        assert (await gw.client.get("/readyz")).status_code == 200
+        assert gw.faults["ingest"].calls("GET") == 1, "the probe is one read"
 
 
 async def test_healthz_is_alive_whatever_the_upstreams_do() -> None:

@@ -56,12 +56,13 @@ async def test_metrics_after_traffic() -> None:
     upstream = "jobgate_upstream_requests_total"
     ok = {"source": "ingest", "operation": "read", "method": "GET"}
     assert delta(upstream, **ok, status="200") == 1
-    # One 503 opened the circuit (breaker_failures=1), so it was not retried.
-    assert delta(upstream, **ok, status="503") == 1
-    assert delta("jobgate_upstream_retries_skipped_total", source="ingest", reason="circuit") == 1
+    # One read of a job answered 503 three times (two retries): one failed call, which opened
+    # the circuit (breaker_failures=1).
+    assert delta(upstream, **ok, status="503") == 3
+    assert delta("jobgate_upstream_retries_total", source="ingest", reason="503") == 2
     assert (
         delta("jobgate_upstream_request_duration_seconds_count", source="ingest", operation="read")
-        == 2
+        == 4
     )
     assert (
         value(

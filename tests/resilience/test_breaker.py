@@ -8,7 +8,7 @@ import time
 import pytest
 
 from jobgate.domain import ErrorCode, JobFailure
-from jobgate.providers.resilience import CircuitState, request_deadline
+from jobgate.providers.resilience import CircuitState, Outcome, request_deadline
 from tests.resilience.scripted import FakeTime, Script, channel
 
 
@@ -59,12 +59,33 @@ async def test_4xx_answers_never_open_it(status: int) -> None:
     assert http.breaker.state is CircuitState.CLOSED
 
 
-async def test_retried_attempts_count_and_an_opening_circuit_stops_the_retries() -> None:
+async def test_a_read_and_its_retries_count_once() -> None:
+    """One failing query with its retry is one failed call, not two: it takes three failing
+    calls (six attempts) to open a circuit whose breaker_failures is 3."""
     script = Script(503)
-    http = channel(script)
-    await http.get("/jobs/1")  # three failed attempts
-    await http.get("/jobs/1")  # two more open the circuit: no third
-    assert len(script.delivered) == 5
+    http = channel(script, retries=1, breaker_failures=3)
+    for _ in range(2):
+        await http.get("/jobs/1")  # two failed attempts each
+    assert len(script.delivered) == 4
+    assert http.breaker.state is CircuitState.CLOSED
+    await http.get("/jobs/1")  # the third failed call
+    assert http.breaker.state is CircuitState.OPEN
+    with pytest.raises(JobFailure, match="circuit open"):
+        await http.get("/jobs/1")
+    assert len(script.delivered) == 6
+
+
+async def test_an_opening_circuit_stops_the_retries_of_calls_in_flight() -> None:
+    script, clock = Script(503), FakeTime()
+
+    async def another_call_fails_meanwhile(seconds: float) -> None:
+        http.breaker.record(Outcome.FAILURE, probe=False)
+        await clock.sleep(seconds)
+
+    http = channel(script, clock, breaker_failures=1)
+    http.guard._sleep = another_call_fails_meanwhile
+    assert (await http.get("/jobs/1")).status_code == 503
+    assert len(script.delivered) == 1, "no retry once the circuit is open"
     assert http.breaker.state is CircuitState.OPEN
 
 

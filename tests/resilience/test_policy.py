@@ -82,7 +82,9 @@ def test_budget_forgets_calls_and_retries_outside_the_window() -> None:
 
 
 def opened(clock: FakeClock, failures: int = 3, cooldown: float = 30.0) -> CircuitBreaker:
+    """The breaker of a source that worked, then failed ``failures`` times in a row."""
     breaker = CircuitBreaker(failures=failures, cooldown=cooldown, clock=clock)
+    breaker.note_reached()
     for _ in range(failures):
         assert breaker.acquire() is False
         breaker.record(Outcome.FAILURE, probe=False)
@@ -160,5 +162,15 @@ def test_calls_in_flight_when_it_opened_do_not_move_it() -> None:
 def test_a_source_is_as_unhealthy_as_its_worst_channel() -> None:
     clock = FakeClock()
     fine = CircuitBreaker(clock=clock)
+    fine.note_reached()
+    assert source_health("s", [fine]).healthy
     assert source_health("s", [fine, opened(clock)]).state is CircuitState.OPEN
-    assert source_health("s", []).healthy
+
+
+def test_a_source_nothing_has_reached_yet_is_not_healthy() -> None:
+    untried = CircuitBreaker(clock=FakeClock())
+    assert untried.state is CircuitState.CLOSED
+    assert not source_health("s", [untried]).healthy
+    assert not source_health("s", []).healthy
+    untried.note_reached()
+    assert source_health("s", [untried]).healthy

@@ -13,11 +13,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jobgate.app import create_app
-from jobgate.config import ServerSettings, Settings, SourceSettings
+from jobgate.config import ServerSettings
 from jobgate.security.settings import ApiKeySettings, AuthSettings, JwtSettings
-from jobgate.simulators.faults import FaultyTransport
-from jobgate.simulators.suite import build_vendors, suite_app
 from tests import harness
 
 READER_KEY = "reader-key-0123456789abcdef"
@@ -102,24 +99,9 @@ async def gateway(
     auth: AuthSettings | None = None, server: ServerSettings | None = None
 ) -> AsyncIterator[harness.Gateway]:
     """Like ``harness.gateway`` (every simulator, seeded), with ``[auth]`` configured."""
-    vendors = build_vendors()
-    simulators = suite_app(vendors)
-    sources = {v.source: v.source_settings(harness.ORIGIN) for v in vendors}
-    faults = {name: FaultyTransport(httpx.ASGITransport(app=simulators)) for name in sources}
-
-    def transport_for(source: SourceSettings) -> httpx.AsyncBaseTransport:
-        return faults[source.name]
-
-    settings = Settings(
-        server=server or ServerSettings(),
-        sources=sources,
-        auth=auth or AuthSettings(api_keys=api_keys(), jwt=hs256()),
-    )
-    app = create_app(settings, transport_factory=transport_for)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-            yield harness.Gateway(client=client, app=app, vendors=vendors, faults=faults)
+    auth = auth or AuthSettings(api_keys=api_keys(), jwt=hs256())
+    async with harness.gateway(server=server, auth=auth) as gw:
+        yield gw
 
 
 async def post(

@@ -95,6 +95,7 @@ class Query:
                     name=name,
                     provider=provider.provider,
                     healthy=health.healthy,
+                    reached=health.reached,
                     supported_actions=sorted(provider.rules.supported, key=lambda a: a.value),
                     circuit=health.state.value,
                     retry_in_seconds=math.ceil(health.retry_in) if not health.healthy else None,

@@ -127,7 +127,12 @@ class SourceType:
     name: str
     provider: Provider
     healthy: bool = strawberry.field(
-        description="False while the source's circuit breaker is open (calls fail fast)."
+        description="True once a call to the source (or the start-up probe) has succeeded and "
+        "while its circuit breaker is not open (when open, calls fail fast)."
+    )
+    reached: bool = strawberry.field(
+        default=True,
+        description="Whether any call has been answered usably since the gateway started.",
     )
     supported_actions: list[JobAction]
     circuit: str = strawberry.field(

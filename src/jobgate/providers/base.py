@@ -42,6 +42,10 @@ class JobProvider(Protocol):
         """Apply one action to each job, reporting only outcomes the upstream confirmed."""
         ...
 
+    async def probe(self) -> JobError | None:
+        """One cheap read that shows the source answers and accepts its credentials."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -57,6 +61,20 @@ class HttpProvider:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def probe(self) -> JobError | None:
+        """``probe_call``'s answer: None when the upstream answered usably (a 404 included)."""
+        try:
+            response = await self.probe_call()
+        except JobFailure as failure:
+            return failure.error
+        if response.status_code >= 500 or response.status_code in (401, 403, 407):
+            return self.error(response)
+        return None
+
+    async def probe_call(self) -> httpx.Response:
+        """The cheapest authenticated read the vendor offers; adapters name theirs."""
+        raise NotImplementedError
 
     def error(self, response: httpx.Response) -> JobError:
         """The contract error for a failed answer; adapters refine it with the vendor's codes."""

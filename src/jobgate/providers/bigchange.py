@@ -63,6 +63,9 @@ class BigChangeProvider(HttpProvider):
     provider = Provider.BIGCHANGE
     rules = RULES
 
+    async def probe_call(self) -> httpx.Response:
+        return await self.http.get(JOBS_PATH, params={"pageNumber": "1", "pageSize": "1"})
+
     def __init__(
         self, source: str, http: UpstreamHTTP, auth: BigChangeAuth, *, type_ttl: float = 60.0
     ) -> None:

@@ -43,6 +43,8 @@ DEFAULT_CALL_DEADLINE = 30.0
 _UNCERTAIN = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout, TimeoutError)
 # Attempt statuses for calls that were never sent.
 _NOT_SENT = frozenset({"circuit-open", "no-slot", "deadline"})
+# Answers that say the upstream is there but will not serve this source's credentials.
+_REFUSED = frozenset({401, 403, 407})
 
 
 class WriteUncertain(JobFailure):
@@ -75,12 +77,14 @@ class Call:
 
 
 class _Failed(Exception):
-    """An attempt failed in transit: the status label it is logged with, the error to raise."""
+    """An attempt failed: the status label it is logged with, the error to raise, and what it
+    tells the breaker (a call never sent says nothing about the upstream)."""
 
     def __init__(self, status: str, failure: JobFailure) -> None:
         super().__init__(status)
         self.status = status
         self.failure = failure
+        self.outcome = Outcome.ABANDONED if status in _NOT_SENT else Outcome.FAILURE
 
 
 def _fail(code: ErrorCode, message: str) -> JobFailure:
@@ -129,33 +133,62 @@ class CallGuard:
         metrics().circuit_state.labels(source).set(CircuitState.CLOSED.level)
 
     async def send(self, call: Call) -> httpx.Response:
-        """The upstream's answer, after retries for reads; failures raise ``JobFailure``."""
+        """The upstream's answer, after retries for reads; failures raise ``JobFailure``.
+
+        The breaker sees one logical call: a read and its retries count once, with the
+        outcome of the last attempt, so one failing request cannot open a circuit alone.
+        """
         deadline = request_deadline_var.get()
         if deadline is None:
             deadline = self._clock() + DEFAULT_CALL_DEADLINE
+        try:
+            probe = self.breaker.acquire()
+        except CircuitOpen as exc:
+            self._observe(call, "circuit-open", 1, 0.0)
+            message = f"Source '{self.source}' is failing: {exc}."
+            raise _fail(ErrorCode.UPSTREAM_UNAVAILABLE, message) from None
         self.budget.record_call()
+        outcome = Outcome.ABANDONED  # cancelled: says nothing about the upstream
+        try:
+            response = await self._attempts(call, deadline)
+            status = response.status_code
+            outcome = Outcome.FAILURE if status >= 500 else Outcome.SUCCESS
+            if status < 500 and status not in _REFUSED:
+                self.breaker.note_reached()
+            return response
+        except _Failed as exc:
+            outcome = exc.outcome
+            raise exc.failure from None
+        finally:
+            self.breaker.record(outcome, probe=probe)
+
+    async def _attempts(self, call: Call, deadline: float) -> httpx.Response:
         read = call.operation != "write"
         attempt = 1
         while True:
-            failure: JobFailure | None = None
+            failed: _Failed | None = None
             retry_after: float | None = None
             try:
                 response = await self._attempt(call, attempt, deadline)
-            except NotConnected as exc:
-                if not read:
+            except _Failed as exc:
+                if not read or not isinstance(exc.failure, NotConnected):
                     raise
-                failure, reason = exc, "connect-error"
+                failed, reason = exc, "connect-error"
             else:
                 if not read or response.status_code not in RETRYABLE_STATUSES:
                     return response
                 reason = str(response.status_code)
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
             delay = self._retry_delay(call, attempt, retry_after, deadline, reason)
+            if delay is not None:
+                await self._sleep(delay)
+                if self.breaker.state is CircuitState.OPEN:  # other calls opened it meanwhile
+                    metrics().upstream_retries_skipped.labels(self.source, "circuit").inc()
+                    delay = None
             if delay is None:
-                if failure is not None:
-                    raise failure
+                if failed is not None:
+                    raise failed
                 return response
-            await self._sleep(delay)
             attempt += 1
 
     def _retry_delay(
@@ -183,18 +216,13 @@ class CallGuard:
         return delay
 
     async def _attempt(self, call: Call, attempt: int, deadline: float) -> httpx.Response:
-        """One delivery: through the breaker, a concurrency slot and a timeout."""
+        """One delivery: through a concurrency slot and a timeout."""
         started = time.perf_counter()
         status: int | str = "deadline"
-        outcome, probe = Outcome.ABANDONED, False
         try:
             if deadline <= self._clock():
-                raise _fail(
-                    ErrorCode.UPSTREAM_TIMEOUT,
-                    f"Source '{self.source}' was not called: the request's deadline passed.",
-                )
-            status = "circuit-open"
-            probe = self.breaker.acquire()
+                message = f"Source '{self.source}' was not called: the request's deadline passed."
+                raise _Failed("deadline", _fail(ErrorCode.UPSTREAM_TIMEOUT, message))
             status = "no-slot"
             await self._take_slot(deadline)
             try:
@@ -203,23 +231,11 @@ class CallGuard:
             finally:
                 self._slots.release()
             status = response.status_code
-            outcome = Outcome.FAILURE if status >= 500 else Outcome.SUCCESS
             return response
-        except CircuitOpen as exc:
-            message = f"Source '{self.source}' is failing: {exc}."
-            raise _fail(ErrorCode.UPSTREAM_UNAVAILABLE, message) from None
         except _Failed as exc:
-            status, outcome = exc.status, Outcome.FAILURE
-            raise exc.failure from None
-        except JobFailure as exc:
-            if status == "cancelled":  # raised by an auth flow (BigChange's token request)
-                status = "auth-error"
-                down = {ErrorCode.UPSTREAM_UNAVAILABLE, ErrorCode.UPSTREAM_TIMEOUT}
-                outcome = Outcome.FAILURE if exc.error.code in down else Outcome.SUCCESS
+            status = exc.status
             raise
         finally:
-            if status not in ("circuit-open", "deadline"):
-                self.breaker.record(outcome, probe=probe)
             self._observe(call, status, attempt, time.perf_counter() - started)
 
     async def _take_slot(self, deadline: float) -> None:
@@ -232,11 +248,11 @@ class CallGuard:
             async with asyncio.timeout(wait):
                 await self._slots.acquire()
         except TimeoutError:
-            raise _fail(
-                ErrorCode.UPSTREAM_TIMEOUT,
+            message = (
                 f"Source '{self.source}' is busy: no free slot among its "
-                f"{self.max_concurrency} concurrent calls within {wait:.3g} s.",
-            ) from None
+                f"{self.max_concurrency} concurrent calls within {wait:.3g} s."
+            )
+            raise _Failed("no-slot", _fail(ErrorCode.UPSTREAM_TIMEOUT, message)) from None
 
     def _url(self, path: str) -> httpx.URL:
         """The absolute URL for a path, built once per distinct path (bounded).

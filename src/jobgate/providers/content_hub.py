@@ -43,6 +43,10 @@ class ContentHubProvider(HttpProvider):
     provider = Provider.CONTENT_HUB
     rules = RULES
 
+    async def probe_call(self) -> httpx.Response:
+        # Fetch job 0 never exists: a 404 shows the tenant answers and takes the credentials.
+        return await self.http.get(f"{JOBS_PATH}/0")
+
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
         return await for_each(native_ids, self.read_job)
 

@@ -43,6 +43,9 @@ class DataCloudProvider(HttpProvider):
     provider = Provider.DATA_CLOUD
     rules = RULES
 
+    async def probe_call(self) -> httpx.Response:
+        return await self.http.get(JOBS_PATH, params={"limit": "1"})
+
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
         return await for_each(native_ids, self.read_job)
 

@@ -178,6 +178,8 @@ class CircuitBreaker:
         self._consecutive = 0
         self._opened_at = 0.0
         self._probe_in_flight = False
+        # Whether any call has ever been answered usably: until then nobody knows the source works.
+        self.reached = False
 
     @property
     def state(self) -> CircuitState:
@@ -232,6 +234,10 @@ class CircuitBreaker:
             self._opened_at = self.clock()
             self._move(CircuitState.OPEN)
 
+    def note_reached(self) -> None:
+        """A call was answered with something other than a server error or a refusal."""
+        self.reached = True
+
     def _move(self, to: CircuitState) -> None:
         before, self._state = self._state, to
         if before is not to and self.on_transition is not None:
@@ -245,15 +251,18 @@ class SourceHealth:
     name: str
     state: CircuitState
     retry_in: float
+    reached: bool = True  # a call (or the start-up probe) has been answered usably
 
     @property
     def healthy(self) -> bool:
-        return self.state is not CircuitState.OPEN
+        """Known to work: reached at least once, and its circuit is not open."""
+        return self.reached and self.state is not CircuitState.OPEN
 
 
 def source_health(name: str, breakers: Sequence[CircuitBreaker]) -> SourceHealth:
     """A source with several channels is as unhealthy as its worst one."""
     if not breakers:
-        return SourceHealth(name, CircuitState.CLOSED, 0.0)
+        return SourceHealth(name, CircuitState.CLOSED, 0.0, reached=False)
     worst = max(breakers, key=lambda b: (b.state.level, b.retry_in()))
-    return SourceHealth(name, worst.state, worst.retry_in())
+    reached = all(b.reached for b in breakers)
+    return SourceHealth(name, worst.state, worst.retry_in(), reached=reached)

@@ -69,6 +69,10 @@ class WorkflowManagerProvider(HttpProvider):
     provider = Provider.WORKFLOW_MANAGER
     rules = RULES
 
+    async def probe_call(self) -> httpx.Response:
+        query = {"q": "closed=0", "fields": ["jobId"], "start": 0, "num": 1}
+        return await self.http.search("/jobs/search", json=query)
+
     # -- reading ----------------------------------------------------------------------------
 
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
