@@ -75,6 +75,8 @@ class SourceSettings:
     breaker_failures: int = 5  # consecutive failed calls that open the circuit
     breaker_cooldown: float = 30.0  # seconds an open circuit fails fast before a probe
     coalesce_reads: bool = True  # concurrent reads of one job share one upstream read
+    # workflow-manager: the jobStatus values that mean a job is running (org-configured).
+    running_statuses: tuple[str, ...] = ("Working",)
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a response or a log line."""
@@ -119,7 +121,7 @@ _PROVIDER_KEYS: dict[Provider, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"token_url"}),
     ),
     Provider.DATA_CLOUD: (frozenset({"token"}), frozenset()),
-    Provider.WORKFLOW_MANAGER: (frozenset({"token"}), frozenset()),
+    Provider.WORKFLOW_MANAGER: (frozenset({"token"}), frozenset({"running_statuses"})),
 }
 _AUTH_HEADERS = {"bearer", "x-auth-token"}
 
@@ -290,6 +292,14 @@ def _source(
         if key == "provider":
             continue
         value = _expand(raw, file, name, key, environ)
+        if key == "running_statuses":
+            if not isinstance(value, list) or not value:
+                raise ConfigError(file, "must be a non-empty list", source=name, key=key)
+            expanded = [_expand(v, file, name, key, environ) for v in value]
+            if not all(isinstance(v, str) and v.strip() for v in expanded):
+                raise ConfigError(file, "must list non-empty strings", source=name, key=key)
+            values[key] = tuple(expanded)
+            continue
         if key == "retries":  # the one number that may be 0
             whole = isinstance(value, int) and not isinstance(value, bool)
             if not whole or not 0 <= value <= MAX_RETRIES:

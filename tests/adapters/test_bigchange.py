@@ -345,7 +345,7 @@ async def test_write_timeout_with_job_unchanged_is_outcome_unknown() -> None:
         faults.add(Fault("PUT", RESULT, "delay", delay=5))
         [outcome] = await provider.perform(result(JobResultStatus.COMPLETED_OK, "Fixed"), [job_id])
     assert isinstance(outcome, JobError) and outcome.code is ErrorCode.OUTCOME_UNKNOWN
-    assert "state 'started'" in outcome.message
+    assert "status 'started'" in outcome.message
 
 
 async def test_204_without_the_change_is_not_claimed() -> None:
@@ -355,7 +355,7 @@ async def test_204_without_the_change_is_not_claimed() -> None:
         faults.add(Fault("PATCH", JOB, "status", status=204))
         [outcome] = await provider.perform(update(reference="R-2", order_number="O"), [job_id])
     assert isinstance(outcome, JobError) and outcome.code is ErrorCode.OUTCOME_UNKNOWN
-    assert "does not show it: reference, orderNumber" in outcome.message
+    assert "does not show the update: reference, orderNumber" in outcome.message
 
 
 async def test_204_then_failed_read_back_is_outcome_unknown() -> None:
@@ -365,5 +365,6 @@ async def test_204_then_failed_read_back_is_outcome_unknown() -> None:
         faults.add(Fault("GET", JOB, "status", status=503, times=-1))
         [outcome] = await provider.perform(result(JobResultStatus.COMPLETED_OK, "Fixed"), [job_id])
     assert isinstance(outcome, JobError) and outcome.code is ErrorCode.OUTCOME_UNKNOWN
-    assert "accepted the result (HTTP 204) but reading the job back failed" in outcome.message
+    assert "accepted the set result (HTTP 204)" in outcome.message
+    assert "Reading the job back failed too" in outcome.message
     assert store.jobs[int(job_id)]["status"] == "completedOk"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobStatus, Provider
-from jobgate.simulators.content_hub import ONLY_STATE, SCENARIOS, create_in
+from jobgate.simulators.content_hub import ONLY_STATE, SCENARIOS, create_in, job_id_of
 from jobgate.simulators.faults import Fault, FaultyTransport
 from tests.harness import adapter, vendor
 
@@ -89,8 +89,54 @@ async def test_read_maps_status_actions_and_details(scenario: str) -> None:
     assert details.condition == stored["condition"]
     assert details.file_count == stored["file_count"]
     assert details.scope == "data_import"
-    assert details.created_by == "/api/entities/6"
-    assert details.created_on == stored["created_on"]
+    assert details.owner == "https://tenant.contenthub.test/api/entities/6"
+    assert details.state_description == tuple(stored["state_description"].items())
+    assert details.started_on == stored["started_on"]
+
+
+async def test_a_job_is_known_by_the_id_it_was_read_by_not_by_an_id_key() -> None:
+    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    job = sim.store.add("Pending")
+    assert "id" not in job  # as documented: the id is only in self.href and the URL
+    async with adapter(sim) as (provider, _):
+        [read] = await provider.read_jobs([str(job_id_of(job))])
+    assert isinstance(read, Job) and read.native_id == str(job_id_of(job))
+
+
+@pytest.mark.parametrize(
+    ("stored", "kept"),
+    [
+        ({"en-US": "Waiting", "de-DE": "Wartend"}, (("en-US", "Waiting"), ("de-DE", "Wartend"))),
+        ("Waiting", "Waiting"),
+        (None, None),
+    ],
+)
+async def test_state_description_is_kept_as_a_labels_object_or_a_string(
+    stored: Any, kept: Any
+) -> None:
+    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    job = sim.store.add("Pending", state_description=stored)
+    async with adapter(sim) as (provider, _):
+        [read] = await provider.read_jobs([str(job_id_of(job))])
+        [cancelled] = await provider.perform(CANCEL, [str(job_id_of(job))])
+    assert isinstance(read, Job)
+    assert read.details.state_description == kept  # type: ignore[attr-defined]
+    assert isinstance(cancelled, Job), cancelled
+    [(_, body)] = sim.store.received_puts
+    if stored is None:
+        assert "state_description" not in body
+    else:
+        assert body["state_description"] == stored  # echoed exactly as stored
+
+
+async def test_any_condition_is_kept_verbatim() -> None:
+    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    job = dict(sim.store.add("InProgress"), condition="Retrying")
+    async with adapter(sim) as (provider, faults):
+        faults.add(Fault("GET", JOB, "garbage", body=httpx.Response(200, json=job).content))
+        [read] = await provider.read_jobs([str(job_id_of(job))])
+    assert isinstance(read, Job) and read.status is JobStatus.IN_PROGRESS
+    assert read.details.condition == "Retrying"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -108,10 +154,10 @@ async def test_put_echoes_the_fields_just_read(
         "Pending", scope="asset_import", file_count=3, state_description=description
     )
     async with adapter(sim) as (provider, _):
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
     assert isinstance(outcome, Job)
     [(put_id, body)] = sim.store.received_puts
-    assert put_id == job["id"]
+    assert put_id == job_id_of(job)
     assert body == {
         "condition": "Pending",
         "file_count": 3,
@@ -123,27 +169,26 @@ async def test_put_echoes_the_fields_just_read(
 
 async def test_file_count_is_echoed_as_read_even_as_a_string() -> None:
     sim = vendor(Provider.CONTENT_HUB, seeded=False)
-    job = sim.store.add("Pending", file_count=1)
-    # The upstream sends file_count as a string this time; it must go back exactly as sent.
-    as_read = dict(job, file_count="1")
-    async with adapter(sim) as (provider, faults):
-        faults.add(Fault("GET", JOB, "garbage", body=httpx.Response(200, json=as_read).content))
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
+    job = sim.store.add("Pending", file_count="1")  # as the docs' example sends it
+    async with adapter(sim) as (provider, _):
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
     assert isinstance(outcome, Job) and outcome.provider_status == "Cancelled"
+    assert outcome.details.file_count == "1"  # type: ignore[attr-defined]
     assert sim.store.received_puts[0][1]["file_count"] == "1"
 
 
 async def test_204_without_the_change_is_not_success() -> None:
     sim = vendor(Provider.CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending")
-    sim.store.ignore_cancels.add(job["id"])
+    sim.store.ignore_cancels.add(job_id_of(job))
     async with adapter(sim) as (provider, faults):
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
     assert isinstance(outcome, JobError)
     assert outcome.code is ErrorCode.OUTCOME_UNKNOWN
-    assert "the upstream answered 204 but the job is still 'Pending'" in outcome.message
+    assert "accepted the cancel (HTTP 204)" in outcome.message
+    assert "does not show the cancel: state 'Pending'" in outcome.message
     assert outcome.provider_status == "Pending"
-    assert sim.store.jobs[job["id"]]["state"] == "Pending"
+    assert sim.store.jobs[job_id_of(job)]["state"] == "Pending"
     assert faults.calls("PUT", JOB) == 1
 
 
@@ -156,19 +201,20 @@ async def test_204_then_another_state_is_invalid_state() -> None:
         faults.add(Fault("GET", JOB, "delay", delay=0, times=1))
         faults.add(Fault("PUT", JOB, "status", status=204))
         faults.add(Fault("GET", JOB, "garbage", body=moved))
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
     assert isinstance(outcome, JobError)
     assert outcome.code is ErrorCode.INVALID_STATE
     assert outcome.provider_status == "InProgress"
-    assert "answered 204 but the job is now in state 'InProgress'" in outcome.message
+    assert "(HTTP 204)" in outcome.message
+    assert "Read back: Cannot cancel a job in state 'InProgress'" in outcome.message
 
 
 async def test_403_after_the_job_moved_on_is_invalid_state_with_upstream_words() -> None:
     sim = vendor(Provider.CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending")
     async with adapter(sim) as (provider, faults):
-        spy_on(faults, before_put=lambda: sim.store.set_state(job["id"], "InProgress"))
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
+        spy_on(faults, before_put=lambda: sim.store.set_state(job_id_of(job), "InProgress"))
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
     assert isinstance(outcome, JobError)
     assert outcome.code is ErrorCode.INVALID_STATE
     assert outcome.message.startswith(ONLY_STATE["Message"])
@@ -183,16 +229,16 @@ async def test_403_while_still_pending_is_forbidden_with_upstream_words() -> Non
 
     def change_description() -> None:
         # Between our read and our write the stored fields changed: the echo no longer matches.
-        sim.store.jobs[job["id"]]["state_description"] = "Waiting for a worker"
+        sim.store.jobs[job_id_of(job)]["state_description"] = "Waiting for a worker"
 
     async with adapter(sim) as (provider, faults):
         spy_on(faults, before_put=change_description)
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
     assert isinstance(outcome, JobError)
     assert outcome.code is ErrorCode.FORBIDDEN
     assert outcome.message == ONLY_STATE["Message"]
     assert outcome.upstream_status == 403
-    assert sim.store.jobs[job["id"]]["state"] == "Pending"
+    assert sim.store.jobs[job_id_of(job)]["state"] == "Pending"
 
 
 @pytest.mark.parametrize("native_id", ["9999", "abc", "12a", "6160.5"])
@@ -248,7 +294,7 @@ async def test_wrong_token_is_unauthenticated(auth_header: str) -> None:
         (Fault("GET", ".*", "garbage"), DOWN),
         (Fault("GET", ".*", "garbage", body=b"[1, 2]"), DOWN),
         (Fault("GET", ".*", "garbage", body=b'{"id": 6168}'), DOWN),
-        (Fault("GET", ".*", "garbage", body=b'{"id": null, "state": "Pending"}'), DOWN),
+        (Fault("GET", ".*", "garbage", body=b'{"state": null, "condition": "Pending"}'), DOWN),
         (Fault("GET", ".*", "refuse"), DOWN),
         (Fault("GET", ".*", "delay", delay=5), ErrorCode.UPSTREAM_TIMEOUT),
     ],
@@ -265,16 +311,15 @@ async def test_read_faults_map_to_codes(fault: Fault, code: ErrorCode) -> None:
         assert isinstance(job, Job)
 
 
-async def test_job_without_echo_fields_cannot_be_cancelled() -> None:
+async def test_a_job_without_a_scope_is_cancelled_with_a_put_that_carries_none() -> None:
     sim = vendor(Provider.CONTENT_HUB, seeded=False)
-    job = sim.store.add("Pending")
-    partial = {k: v for k, v in job.items() if k != "scope"}
+    job = sim.store.add("Pending", scope=None)
     async with adapter(sim) as (provider, faults):
-        faults.add(Fault("GET", JOB, "garbage", body=httpx.Response(200, json=partial).content))
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
-    assert isinstance(outcome, JobError) and outcome.code is ErrorCode.UPSTREAM_UNAVAILABLE
-    assert "'scope'" in outcome.message
-    assert faults.calls("PUT") == 0
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
+    assert isinstance(outcome, Job) and outcome.provider_status == "Cancelled"
+    [(_, body)] = sim.store.received_puts
+    assert "scope" not in body
+    assert faults.calls("PUT") == 1
 
 
 async def test_lost_answer_after_put_is_settled_by_reading_back() -> None:
@@ -282,7 +327,7 @@ async def test_lost_answer_after_put_is_settled_by_reading_back() -> None:
     job = sim.store.add("Pending")
     async with adapter(sim) as (provider, faults):
         faults.add(Fault("PUT", JOB, "drop-after"))
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
     assert isinstance(outcome, Job)
     assert outcome.provider_status == "Cancelled"
     assert faults.calls("PUT", JOB) == 1, "a write is never retried"
@@ -293,7 +338,7 @@ async def test_put_timeout_with_job_unchanged_is_outcome_unknown() -> None:
     job = sim.store.add("Pending")
     async with adapter(sim, timeout=0.2) as (provider, faults):
         faults.add(Fault("PUT", JOB, "delay", delay=5))
-        [outcome] = await provider.perform(CANCEL, [str(job["id"])])
+        [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
     assert isinstance(outcome, JobError)
     assert outcome.code is ErrorCode.OUTCOME_UNKNOWN
     assert "state 'Pending'" in outcome.message

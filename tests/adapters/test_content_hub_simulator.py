@@ -14,6 +14,7 @@ from jobgate.simulators.content_hub import (
     ContentHubStore,
     create_app,
     create_in,
+    job_id_of,
     seed,
 )
 
@@ -30,19 +31,22 @@ async def hub() -> AsyncIterator[tuple[httpx.AsyncClient, ContentHubStore]]:
 
 
 def echo(job: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    body = {k: job[k] for k in ("condition", "file_count", "scope", "state_description")}
+    keys = ("condition", "file_count", "scope", "state_description")
+    body = {k: job[k] for k in keys if k in job}
     return {**body, "state": "Cancelled", **changes}
 
 
 async def test_seed_covers_every_state_with_the_documented_job(hub: Any) -> None:
     client, store = hub
     response = await client.get("/api/fetchjobs/6168", headers=AUTH)
+    tenant = "https://tenant.contenthub.test"
+    # The documented resource, exactly: no "id" key, state_description a Labels object.
     assert response.json() == {
-        "id": 6168, "state": "Pending", "condition": "Pending", "state_description": "Waiting",
-        "file_count": 1, "files_completed": 0, "scope": "data_import", "started_on": None,
-        "completed_on": None, "created_on": "2024-03-01T10:00:00Z",
-        "modified_on": "2024-03-01T10:00:00Z", "created_by": {"href": "/api/entities/6"},
-        "self": {"href": "/api/fetchjobs/6168"},
+        "state_description": {"en-US": "Waiting"}, "state": "Pending", "condition": "Pending",
+        "started_on": None, "completed_on": None, "file_count": 1, "files_completed": 0,
+        "scope": "data_import", "owner": {"href": f"{tenant}/api/entities/6"},
+        "self": {"href": f"{tenant}/api/fetchjobs/6168", "title": "This fetch job."},
+        "files": {"href": f"{tenant}/api/fetchjobs/6168/files"},
     }  # fmt: skip
     seen = {f"{j['state']}:{j['condition']}" for j in store.jobs.values()}
     assert {"Completed:Success", "Completed:Failure"} <= seen
@@ -51,11 +55,11 @@ async def test_seed_covers_every_state_with_the_documented_job(hub: Any) -> None
 
 async def test_list_filters_and_pages(hub: Any) -> None:
     client, _ = hub
-    body = (await client.get("/api/fetchjobs?state=Pending&skip=1&take=5", headers=AUTH)).json()
-    assert body["total_items"] == 2 and body["returned_items"] == 1
-    assert [j["id"] for j in body["items"]] == [6168]
+    body = (await client.get("/api/fetchjobs?state=Pending&skip=3&take=5", headers=AUTH)).json()
+    assert body["total_items"] == 4 and body["returned_items"] == 1
+    assert [job_id_of(j) for j in body["items"]] == [6168]
     everything = (await client.get("/api/fetchjobs", headers=AUTH)).json()
-    assert everything["total_items"] == everything["returned_items"] == 7
+    assert everything["total_items"] == everything["returned_items"] == 9
     bad = await client.get("/api/fetchjobs?take=x", headers=AUTH)
     assert bad.status_code == 400 and "Message" in bad.json()
 
@@ -77,7 +81,10 @@ async def test_create_answers_201_with_location_and_no_body(hub: Any) -> None:
         ({"condition": "Success"}, 403),
         ({"scope": "asset_import"}, 403),
         ({"state_description": "Done"}, 403),
+        ({"state_description": {"en-US": "Done"}}, 403),
+        ({"state_description": "Waiting"}, 403),  # the text, but not the Labels object stored
         ({"state": "Completed"}, 403),
+        ({"files_completed": 0}, 403),  # only the five fields may be sent
     ],
 )
 async def test_put_echo_rule(hub: Any, changes: dict[str, Any], status: int) -> None:
@@ -91,6 +98,17 @@ async def test_put_echo_rule(hub: Any, changes: dict[str, Any], status: int) -> 
     else:
         assert response.json() == {"Message": "Only the 'Job.State' property can be changed."}
         assert store.jobs[6168]["state"] == "Pending"
+
+
+async def test_scope_is_echoed_only_when_the_job_has_one(hub: Any) -> None:
+    client, store = hub
+    assert "scope" not in store.jobs[6166]
+    with_scope = echo(store.jobs[6166], scope="data_import")
+    refused = await client.put("/api/fetchjobs/6166", json=with_scope, headers=AUTH)
+    assert refused.status_code == 403
+    accepted = await client.put("/api/fetchjobs/6166", json=echo(store.jobs[6166]), headers=AUTH)
+    assert accepted.status_code == 204 and store.jobs[6166]["state"] == "Cancelled"
+    assert store.jobs[6166]["condition"] == "Pending", "only the state changes"
 
 
 async def test_state_description_may_be_omitted_only_when_null(hub: Any) -> None:

@@ -149,19 +149,46 @@ async def test_job_starting_between_check_and_manage_is_not_a_success() -> None:
 
 
 @pytest.mark.parametrize(
-    ("answer", "words"),
-    [(b'{"success":false}', "did not close"), (b'{"success":true}', "succeeded")],
+    ("answer", "words", "code"),
+    [
+        (b'{"success":false}', "did not close", ErrorCode.INVALID_STATE),
+        (b'{"success":true}', "succeeded", ErrorCode.OUTCOME_UNKNOWN),
+    ],
 )
-async def test_answer_not_borne_out_by_read_back_is_outcome_unknown(
-    answer: bytes, words: str
+async def test_answer_not_borne_out_by_read_back_is_not_a_success(
+    answer: bytes, words: str, code: ErrorCode
 ) -> None:
+    """success:false says the upstream left the job: the job read back unchanged is that
+    refusal. success:true with the job unchanged is a claim the gateway could not see."""
     sim = fresh(seeded=True)
     async with wm(sim) as (provider, faults, _):
         faults.add(Fault("POST", MANAGE, "status", status=200, body=answer))
         [outcome] = await provider.perform(manage(C), ["j1Xo9"])
-    assert isinstance(outcome, JobError) and outcome.code is ErrorCode.OUTCOME_UNKNOWN
-    assert words in outcome.message and "shows no close" in outcome.message
+    assert isinstance(outcome, JobError) and outcome.code is code
+    assert words in outcome.message and "does not show the close" in outcome.message
     assert sim.store.jobs["j1Xo9"]["closed"] is False
+
+
+async def test_a_status_the_source_does_not_name_as_running_lets_the_upstream_decide() -> None:
+    """The organisation calls its running status "Editing": with the default running_statuses
+    the gateway cannot know, sends the close, and reports the upstream's refusal truthfully."""
+    sim = fresh(seeded=True)
+    sim.store.running_status = "Editing"
+    sim.store.set_running("j6Nb1", True)
+    async with wm(sim) as (provider, faults, _):
+        [job] = await provider.read_jobs(["j6Nb1"])
+        [outcome] = await provider.perform(manage(C), ["j6Nb1"])
+    assert isinstance(job, Job) and job.provider_status == "Editing" and C in job.allowed_actions
+    assert isinstance(outcome, JobError) and outcome.code is ErrorCode.INVALID_STATE
+    assert "did not close every job" in outcome.message and "'Editing'" in outcome.message
+    assert faults.calls("POST", MANAGE) == 1
+    async with wm(sim, running_statuses=("Working", "Editing")) as (provider, faults, _):
+        [job] = await provider.read_jobs(["j6Nb1"])
+        [outcome] = await provider.perform(manage(C), ["j6Nb1"])
+    assert isinstance(job, Job) and job.status is JobStatus.IN_PROGRESS
+    assert job.allowed_actions == frozenset()
+    assert isinstance(outcome, JobError) and outcome.code is ErrorCode.INVALID_STATE
+    assert faults.calls("POST", MANAGE) == 0, "known as running: refused before sending"
 
 
 async def test_delete_is_confirmed_by_a_404_on_read_back() -> None:
@@ -234,7 +261,8 @@ async def test_lost_answer_is_settled_by_reading_back_without_retrying() -> None
         closed, started = await provider.perform(manage(C), ["j1Xo9", "j6Nb1"])
     assert faults.calls("POST", MANAGE) == 1, "a write is never retried"
     assert isinstance(closed, Job) and closed.status is JobStatus.CLOSED
-    assert isinstance(started, JobError) and started.code is ErrorCode.OUTCOME_UNKNOWN
+    # Read back it is running: the close cannot have happened, nor happen now.
+    assert isinstance(started, JobError) and started.code is ErrorCode.INVALID_STATE
     assert "may or may not" in started.message and "'Working'" in started.message
 
 
@@ -297,7 +325,7 @@ async def test_changes_seen_after_a_500_are_reported() -> None:
     assert isinstance(current, Job), "already on the latest version: the target state is seen"
     assert isinstance(unchanged, JobError) and unchanged.code is ErrorCode.UPSTREAM_UNAVAILABLE
     assert unchanged.message.startswith("Internal Server Error")
-    assert "shows no reopen" in unchanged.message
+    assert "does not show the reopen" in unchanged.message
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -328,19 +356,28 @@ async def test_read_maps_status_details_and_missing_jobs() -> None:
         description="",
         job_status="Ready",
         closed=False,
+        running=False,
         priority="High",
         percent_complete=0,
         diagram_id="d1",
         diagram_version=3,
+        diagram_name="Parcel editing",
         latest_diagram_version=3,
         job_template_id="t-d1",
+        job_template_name="Parcel editing template",
         created_date="2024-03-01T10:00:00Z",
+        due_date=None,
+        end_date=None,
+        owned_by="ana",
+        archived=False,
         current_steps=first.details.current_steps,  # type: ignore[attr-defined]
         steps_in_latest_diagram=True,
     )
+    assert first.warnings == ()
     [step] = first.details.current_steps  # type: ignore[attr-defined]
-    assert (step.step_id, step.step_name, step.step_status) == ("s1", "Edit", "Ready")
+    assert (step.step_id, step.step_name) == ("s1", "Edit")
     assert (step.assigned_type, step.assigned_to) == ("User", "ana")
+    assert (step.can_skip, step.manual_hold, step.dependencies) == (False, False, False)
     assert isinstance(upgradable, Job) and upgradable.allowed_actions == {C, U, D}
     assert isinstance(outdated, Job) and outdated.allowed_actions == {C, D}
     assert outdated.details.steps_in_latest_diagram is False  # type: ignore[attr-defined]
@@ -363,10 +400,8 @@ async def test_a_newer_diagram_version_changes_what_an_open_job_accepts() -> Non
     ("fault", "code"),
     [
         (Fault("GET", r".*/jobs/.*", "status", status=500, body=b"oops"), "UPSTREAM_UNAVAILABLE"),
-        (Fault("GET", r".*/diagrams/.*", "status", status=502, times=-1), "UPSTREAM_UNAVAILABLE"),
         (Fault("GET", r".*/jobs/.*", "garbage"), "UPSTREAM_UNAVAILABLE"),
         (Fault("GET", r".*/jobs/.*", "garbage", body=b'{"jobId":"j1Xo9"}'), "UPSTREAM_UNAVAILABLE"),
-        (Fault("GET", r".*/diagrams/.*", "garbage", body=b"{}"), "UPSTREAM_UNAVAILABLE"),
         (Fault("GET", r".*/jobs/.*", "delay", delay=5), "UPSTREAM_TIMEOUT"),
         (Fault("GET", r".*/jobs/.*", "status", status=429, times=-1), "RATE_LIMITED"),
     ],
@@ -381,3 +416,30 @@ async def test_read_faults_map_to_codes_and_block_the_manage(fault: Fault, code:
     assert isinstance(error, JobError) and error.code.value == code, error
     assert sent.manage_bodies == [], "nothing is sent without a fresh pre-check"
     assert isinstance(job, Job), "the next read is answered normally"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("GET", r".*/diagrams/.*", "status", status=502, times=-1),
+        Fault("GET", r".*/diagrams/.*", "status", status=404, times=-1),
+        Fault("GET", r".*/diagrams/.*", "garbage", body=b"{}", times=-1),
+    ],
+    ids=["502", "404", "malformed"],
+)
+async def test_a_diagram_that_cannot_be_read_never_hides_its_job(fault: Fault) -> None:
+    sim = fresh(seeded=True)
+    async with wm(sim, retries=0) as (provider, faults, sent):
+        faults.add(fault)
+        [job] = await provider.read_jobs(["j1Xo9"])
+        [upgrade] = await provider.perform(manage(U), ["j1Xo9"])
+        assert sent.manage_bodies == [], "whether it may be upgraded is unknown: nothing sent"
+        [closed] = await provider.perform(manage(C), ["j1Xo9"])
+    assert isinstance(job, Job), job
+    assert job.status is JobStatus.OPEN and job.allowed_actions == {C, D}
+    [warning] = job.warnings
+    assert "Diagram 'd1' could not be read" in warning.message and "UPGRADE" in warning.message
+    assert job.details.latest_diagram_version is None  # type: ignore[attr-defined]
+    assert isinstance(upgrade, JobError) and upgrade.code is warning.code
+    assert upgrade.message.startswith("Cannot check the upgrade")
+    assert isinstance(closed, Job) and closed.status is JobStatus.CLOSED, "close does not need it"

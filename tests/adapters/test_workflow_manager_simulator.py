@@ -38,6 +38,7 @@ async def client(store: WorkflowManagerStore) -> AsyncIterator[httpx.AsyncClient
 
 
 async def test_job_json_has_the_documented_shape(client: httpx.AsyncClient) -> None:
+    """Esri's Job and CurrentStep models: no step status anywhere."""
     response = await client.get("/jobs/j1Xo9")
     assert response.status_code == 200
     assert response.json() == {
@@ -46,27 +47,37 @@ async def test_job_json_has_the_documented_shape(client: httpx.AsyncClient) -> N
         "description": "",
         "jobStatus": "Ready",
         "closed": False,
+        "archived": False,
         "priority": "High",
         "percentComplete": 0,
         "diagramId": "d1",
         "diagramVersion": 3,
+        "diagramName": "Parcel editing",
         "jobTemplateId": "t-d1",
+        "jobTemplateName": "Parcel editing template",
         "createdDate": "2024-03-01T10:00:00Z",
+        "dueDate": None,
+        "endDate": None,
+        "ownedBy": "ana",
         "currentSteps": [
             {
                 "stepId": "s1",
                 "stepName": "Edit",
-                "stepStatus": "Ready",
                 "assignedType": "User",
                 "assignedTo": "ana",
+                "canSkip": False,
+                "manualHold": False,
+                "holdScheduledRelease": None,
+                "dependencies": False,
             }
         ],
+        "holds": [],
     }
 
 
-async def test_unknown_job_is_a_400_error_object(client: httpx.AsyncClient) -> None:
+async def test_unknown_job_is_a_404_error_object(client: httpx.AsyncClient) -> None:
     response = await client.get("/jobs/jNoSuch")
-    assert response.status_code == 400
+    assert response.status_code == 404
     error = response.json()["error"]
     assert error["type"] == "InvalidJobId" and "does not exist" in error["message"]
 
@@ -179,10 +190,9 @@ async def test_missing_privilege_refuses_the_whole_request(
 
 async def test_run_and_stop(client: httpx.AsyncClient, store: WorkflowManagerStore) -> None:
     assert (await client.post("/jobs/j1Xo9/action", json={"type": "Run"})).status_code == 200
-    assert store.jobs["j1Xo9"]["currentSteps"][0]["stepStatus"] == "Working"
-    assert store.jobs["j1Xo9"]["jobStatus"] == "Working"
+    assert store.jobs["j1Xo9"]["jobStatus"] == "Working" and "j1Xo9" in store.running
     await client.post("/jobs/j1Xo9/action", json={"type": "Stop"})
-    assert store.jobs["j1Xo9"]["currentSteps"][0]["stepStatus"] == "Ready"
+    assert store.jobs["j1Xo9"]["jobStatus"] == "Ready" and "j1Xo9" not in store.running
     closed = await client.post("/jobs/j4Cl2/action", json={"type": "Run"})
     assert closed.status_code == 400 and closed.json()["error"]["type"] == "InvalidJobState"
 
@@ -191,9 +201,21 @@ async def test_diagram_versions(client: httpx.AsyncClient, store: WorkflowManage
     assert (await client.get("/diagrams/d1")).json()["diagramVersion"] == 3
     assert store.publish_diagram_version("d1", {"s1": "Edit"}) == 4
     latest = (await client.get("/diagrams/d1")).json()
-    assert latest["diagramVersion"] == 4 and latest["steps"] == [
-        {"stepId": "s1", "stepName": "Edit"}
-    ]
+    assert latest == {
+        "diagramId": "d1",
+        "diagramVersion": 4,
+        "diagramName": "Parcel editing",
+        "initialStepId": "s1",
+        "initialStepName": "Edit",
+        "steps": [{"id": "s1", "name": "Edit"}],  # keyed id/name, as Esri's Diagram model
+        "annotations": [],
+        "displayGrid": True,
+    }
+    assert (await client.get("/diagrams/d1/-1")).json() == latest
+    assert (await client.get("/diagrams/d1/1")).json()["diagramVersion"] == 1
+    for missing in ("/diagrams/nope", "/diagrams/d1/9", "/diagrams/d1/x"):
+        response = await client.get(missing)
+        assert response.status_code == 404 and "message" in response.json()["error"]
 
 
 def test_every_scenario_can_be_created_in_an_empty_store() -> None:

@@ -8,8 +8,9 @@ from tests.harness import Gateway
 
 PAYLOAD = "job { id status providerStatus allowedActions } error { code message providerStatus }"
 PUT = r".*/api/fetchjobs/\d+"
-DETAILS = """details { __typename ... on ContentHubJobDetails { condition stateDescription scope
-  fileCount filesCompleted createdOn startedOn completedOn modifiedOn createdBy } }"""
+DETAILS = """details { __typename ... on ContentHubJobDetails { condition stateDescription
+  stateDescriptionLabels { culture text } scope fileCount filesCompleted startedOn completedOn
+  owner } }"""
 JOB = (
     "query($id: ID!) { job(id: $id) { id source provider nativeId status providerStatus "
     f"allowedActions {DETAILS} }} }}"
@@ -21,10 +22,11 @@ JOB = (
     [
         ("6160", "PENDING", "Created", [], "Pending"),
         ("6161", "PENDING", "Pending", ["CANCEL"], "Pending"),
-        ("6162", "IN_PROGRESS", "InProgress", [], "Pending"),
+        ("6162", "IN_PROGRESS", "InProgress", [], "None"),
         ("6163", "COMPLETED", "Completed", [], "Success"),
         ("6164", "FAILED", "Completed", [], "Failure"),
-        ("6165", "CANCELLED", "Cancelled", [], "Pending"),
+        ("6165", "CANCELLED", "Cancelled", [], "Cancelled"),
+        ("6167", "PENDING", "Pending", ["CANCEL"], "Pending"),
         ("6168", "PENDING", "Pending", ["CANCEL"], "Pending"),
     ],
 )
@@ -42,18 +44,22 @@ async def test_job_query_for_every_status(
         "nativeId": native_id,
     }
     assert (job["status"], job["providerStatus"], job["allowedActions"]) == (status, state, actions)
+    described = stored["state_description"]
     assert job["details"] == {
         "__typename": "ContentHubJobDetails",
         "condition": condition,
-        "stateDescription": stored["state_description"],
+        "stateDescription": described if not isinstance(described, dict) else described["en-US"],
+        "stateDescriptionLabels": (
+            [{"culture": c, "text": t} for c, t in described.items()]
+            if isinstance(described, dict)
+            else None
+        ),
         "scope": stored["scope"],
-        "fileCount": stored["file_count"],
+        "fileCount": int(stored["file_count"]),
         "filesCompleted": stored["files_completed"],
-        "createdOn": stored["created_on"],
         "startedOn": stored["started_on"],
         "completedOn": stored["completed_on"],
-        "modifiedOn": stored["modified_on"],
-        "createdBy": "/api/entities/6",
+        "owner": "https://tenant.contenthub.test/api/entities/6",
     }
 
 
@@ -104,7 +110,8 @@ async def test_cancel_answered_204_but_not_applied_is_an_error(gw: Gateway) -> N
     payload = body["data"]["cancelJob"]
     assert payload["job"] is None
     assert payload["error"]["code"] == "OUTCOME_UNKNOWN"
-    assert "the upstream answered 204 but the job is still 'Pending'" in payload["error"]["message"]
+    assert "accepted the cancel (HTTP 204)" in payload["error"]["message"]
+    assert "does not show the cancel: state 'Pending'" in payload["error"]["message"]
     assert payload["error"]["providerStatus"] == "Pending"
     assert gw.store("hub").jobs[6168]["state"] == "Pending"
     assert gw.faults["hub"].calls("PUT", PUT) == 1

@@ -82,6 +82,7 @@ def test_every_field_keeps_strawberrys_resolver_or_reads_its_attribute() -> None
             "providerStatus",
             "allowedActions",
             "details",
+            "warnings",
         }
     )
     # Every field with a resolver of its own keeps Strawberry's: the roots but job/jobs.
@@ -104,6 +105,9 @@ def test_the_details_union_resolves_by_class_and_falls_back_to_strawberry() -> N
         created_by_id=None,
         created_date=None,
         system_modstamp=None,
+        content_url=None,
+        retries=None,
+        total_processing_time=None,
     )
     assert union.resolve_type(details, None, union) == "DataCloudJobDetails"  # type: ignore[arg-type]
     # Not one of the union's classes: Strawberry's resolver answers (here: refuses).

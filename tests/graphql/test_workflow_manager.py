@@ -17,9 +17,9 @@ MANAGE_JOBS = (
     f"{{ results {{ id {PAYLOAD} }} }} }}"
 )
 DETAILS = """details { __typename ... on WorkflowManagerJobDetails { jobName description jobStatus
-  closed priority percentComplete diagramId diagramVersion latestDiagramVersion
+  closed running priority percentComplete diagramId diagramVersion latestDiagramVersion
   currentStepInLatestDiagram jobTemplateId createdDate
-  currentSteps { stepId stepName stepStatus assignedType assignedTo } } }"""
+  currentSteps { stepId stepName assignedType assignedTo canSkip manualHold } } }"""
 JOB = (
     "query($id: ID!) { job(id: $id) { id source provider nativeId status providerStatus "
     f"allowedActions {DETAILS} }} }}"
@@ -145,8 +145,9 @@ async def test_job_query_for_every_scenario(gw: Gateway, scenario: str) -> None:
     assert details["diagramVersion"] == version
     assert details["latestDiagramVersion"] == (None if scenario == "closed" else 2)
     assert details["currentStepInLatestDiagram"] is in_latest
+    assert details["running"] is (scenario == "running")
     [step] = details["currentSteps"]
-    assert step["stepStatus"] == ("Working" if scenario == "running" else "Ready")
+    assert (step["canSkip"], step["manualHold"]) == (False, False)
     assert step["stepId"] == ("s9" if scenario == "open-outdated-step" else "s1")
     assert (step["assignedType"], step["assignedTo"]) == ("User", "ana")
 
@@ -160,6 +161,7 @@ async def test_seeded_job_details(gw: Gateway) -> None:
         "description": "",
         "jobStatus": "Ready",
         "closed": False,
+        "running": False,
         "priority": "Medium",
         "percentComplete": 50,
         "diagramId": "d1",
@@ -172,9 +174,10 @@ async def test_seeded_job_details(gw: Gateway) -> None:
             {
                 "stepId": "s2",
                 "stepName": "QA review",
-                "stepStatus": "Ready",
                 "assignedType": "Group",
                 "assignedTo": "qa-team",
+                "canSkip": False,
+                "manualHold": False,
             }
         ],
     }

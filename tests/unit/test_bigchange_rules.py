@@ -13,6 +13,7 @@ from jobgate.domain import (
     JobUpdate,
 )
 from jobgate.domain.bigchange import (
+    LATE_STATUSES,
     LOCKED_STATES,
     RULES,
     BigChangeDetails,
@@ -64,7 +65,13 @@ EXPECTED_STATUS = {
 
 
 def test_every_simulated_status_is_mapped() -> None:
-    assert set(STATUSES) == set(EXPECTED_STATUS) == set(RULES.statuses)
+    assert set(STATUSES) == set(EXPECTED_STATUS) == set(RULES.statuses) - set(LATE_STATUSES)
+
+
+@pytest.mark.parametrize("state", [*LATE_STATUSES, "somethingNew"])
+def test_late_and_unknown_statuses_read_but_accept_nothing(state: str) -> None:
+    assert RULES.allowed_actions(state) == frozenset()
+    assert RULES.refusal(JobAction.UPDATE, state) is not None
 
 
 @pytest.mark.parametrize(("state", "status"), EXPECTED_STATUS.items())

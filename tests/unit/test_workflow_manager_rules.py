@@ -8,13 +8,13 @@ from jobgate.domain import ErrorCode, JobAction, JobStatus
 from jobgate.domain.workflow_manager import (
     CLOSED,
     OPEN,
+    OPEN_DIAGRAM_UNKNOWN,
     OPEN_OUTDATED_STEP,
     RULES,
     RUNNING,
     CurrentStep,
     WorkflowManagerDetails,
     change_visible,
-    is_running,
     key_of,
     refusal,
     rule_key,
@@ -24,8 +24,8 @@ from jobgate.domain.workflow_manager import (
 C, R, U, D = JobAction.CLOSE, JobAction.REOPEN, JobAction.UPGRADE, JobAction.DELETE
 
 
-def step(step_id: str = "s1", status: str | None = "Ready") -> CurrentStep:
-    return CurrentStep(step_id, "Edit", status, "User", "ana")
+def step(step_id: str = "s1") -> CurrentStep:
+    return CurrentStep(step_id, "Edit", "User", "ana")
 
 
 @pytest.mark.parametrize(
@@ -37,9 +37,12 @@ def step(step_id: str = "s1", status: str | None = "Ready") -> CurrentStep:
         (False, True, False, RUNNING),
         (True, False, True, CLOSED),
         (True, False, False, CLOSED),
+        (True, False, None, CLOSED),
+        (False, False, None, OPEN_DIAGRAM_UNKNOWN),
+        (False, True, None, RUNNING),
     ],
 )
-def test_rule_key(closed: bool, running: bool, in_latest: bool, key: str) -> None:
+def test_rule_key(closed: bool, running: bool, in_latest: bool | None, key: str) -> None:
     assert rule_key(closed=closed, running=running, steps_in_latest=in_latest) == key
 
 
@@ -48,6 +51,7 @@ def test_rule_key(closed: bool, running: bool, in_latest: bool, key: str) -> Non
     [
         (OPEN, JobStatus.OPEN, {C, U, D}),
         (OPEN_OUTDATED_STEP, JobStatus.OPEN, {C, D}),
+        (OPEN_DIAGRAM_UNKNOWN, JobStatus.OPEN, {C, D}),
         (RUNNING, JobStatus.IN_PROGRESS, set()),
         (CLOSED, JobStatus.CLOSED, {R, D}),
     ],
@@ -78,40 +82,44 @@ def test_refusal_names_the_reason_and_the_job_status() -> None:
     assert again is not None and "already closed" in again.message
 
 
-def test_running_and_steps_in_diagram() -> None:
-    assert is_running([step(status="Ready"), step("s2", "Working")])
-    assert is_running([step(status="WorkingWithWarning")])
-    assert not is_running([step(status="Ready"), step(status=None)])
-    assert not is_running([])
+def test_steps_in_diagram() -> None:
     assert steps_in_diagram([step("s1"), step("s2")], {"s1", "s2", "s3"})
     assert not steps_in_diagram([step("s9")], {"s1"})
     assert steps_in_diagram([], {"s1"}), "a job on no step has nothing missing"
 
 
 def test_key_of_details() -> None:
-    def details(closed: bool, steps: tuple[CurrentStep, ...], in_latest: bool | None) -> str:
+    def details(closed: bool, running: bool, in_latest: bool | None) -> str:
         return key_of(
             WorkflowManagerDetails(
                 job_name=None,
                 description=None,
                 job_status=None,
                 closed=closed,
+                running=running,
                 priority=None,
                 percent_complete=None,
                 diagram_id="d1",
                 diagram_version=1,
+                diagram_name=None,
                 latest_diagram_version=None,
                 job_template_id=None,
+                job_template_name=None,
                 created_date=None,
-                current_steps=steps,
+                due_date=None,
+                end_date=None,
+                owned_by=None,
+                archived=None,
+                current_steps=(step(),),
                 steps_in_latest_diagram=in_latest,
             )
         )
 
-    assert details(False, (step(),), True) == OPEN
-    assert details(False, (step(),), False) == OPEN_OUTDATED_STEP
-    assert details(False, (step(status="Working"),), True) == RUNNING
-    assert details(True, (step(),), None) == CLOSED
+    assert details(False, False, True) == OPEN
+    assert details(False, False, False) == OPEN_OUTDATED_STEP
+    assert details(False, True, True) == RUNNING
+    assert details(False, False, None) == OPEN_DIAGRAM_UNKNOWN
+    assert details(True, False, None) == CLOSED
 
 
 @pytest.mark.parametrize(

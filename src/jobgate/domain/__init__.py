@@ -11,7 +11,7 @@ from jobgate.domain.actions import (
 )
 from jobgate.domain.errors import ErrorCode, FieldError, JobError, JobFailure
 from jobgate.domain.ids import JobId, parse_job_id
-from jobgate.domain.jobs import Job, JobAction, JobDetails, JobStatus, Provider
+from jobgate.domain.jobs import Job, JobAction, JobDetails, JobStatus, JobWarning, Provider
 
 __all__ = [
     "ActionOutcome",
@@ -29,6 +29,7 @@ __all__ = [
     "JobResultStatus",
     "JobStatus",
     "JobUpdate",
+    "JobWarning",
     "ManageAction",
     "Provider",
     "parse_job_id",

@@ -10,6 +10,10 @@ Status mapping (upstream -> neutral):
 * ``onTheWay``, ``started`` -> IN_PROGRESS; ``suspended`` -> SUSPENDED.
 * ``completedOk`` -> COMPLETED; ``completedWithIssues`` -> COMPLETED_WITH_ISSUES;
   ``cancelled`` -> CANCELLED.
+* The status history also names ``lateStart`` -> OPEN, ``rescheduled`` -> OPEN and
+  ``lateFinish`` -> IN_PROGRESS, which "should not be visible from the API". They and any status
+  added later are read and kept verbatim in ``providerStatus``, and accept no action: the rules
+  say nothing about them.
 
 UPDATE is allowed in every state but ``cancelled`` (a cancelled job's record is final; completed
 jobs still take admin fixes such as an order number). ``description`` and ``primaryContactId``
@@ -44,11 +48,17 @@ STATUSES: Mapping[str, JobStatus] = {
     "completedWithIssues": JobStatus.COMPLETED_WITH_ISSUES,
     "cancelled": JobStatus.CANCELLED,
 }
+# In the status history, "should not be visible from the API": read, but no action is allowed.
+LATE_STATUSES: Mapping[str, JobStatus] = {
+    "lateStart": JobStatus.OPEN,
+    "rescheduled": JobStatus.OPEN,
+    "lateFinish": JobStatus.IN_PROGRESS,
+}
 
 _UPDATABLE = frozenset({JobAction.UPDATE})
 RULES = StateTable(
     provider=Provider.BIGCHANGE,
-    statuses=STATUSES,
+    statuses={**STATUSES, **LATE_STATUSES},
     allowed={
         **{state: _UPDATABLE for state in STATUSES if state != "cancelled"},
         "started": frozenset({JobAction.UPDATE, JobAction.SET_RESULT}),

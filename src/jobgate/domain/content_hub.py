@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from jobgate.domain.jobs import JobAction, JobDetails, JobStatus, Provider
 from jobgate.domain.rules import StateTable
 
+PENDING = "Pending"
 CANCELLED = "Cancelled"
 
 # Created -> Pending -> InProgress -> Completed (condition Success | Failure); only a Pending job
 # can be cancelled. A failed job is "Completed" with condition "Failure", so the table is looked up
-# by ``rule_key`` rather than by the bare state.
+# by ``rule_key`` rather than by the bare state. Conditions other than those (the job-status page
+# also shows None and Cancelled) are kept verbatim and change nothing here.
 RULES = StateTable(
     provider=Provider.CONTENT_HUB,
     statuses={
         "Created": JobStatus.PENDING,
-        "Pending": JobStatus.PENDING,
+        PENDING: JobStatus.PENDING,
         "InProgress": JobStatus.IN_PROGRESS,
         "Completed": JobStatus.COMPLETED,
         "Completed:Failure": JobStatus.FAILED,
         CANCELLED: JobStatus.CANCELLED,
     },
-    allowed={"Pending": frozenset({JobAction.CANCEL})},
+    allowed={PENDING: frozenset({JobAction.CANCEL})},
     supported=frozenset({JobAction.CANCEL}),
 )
+
+# A Labels value: (culture, text) pairs in the order the upstream sent them.
+Labels: TypeAlias = tuple[tuple[str, str | None], ...]
+DEFAULT_CULTURE = "en-US"
 
 
 def rule_key(state: str, condition: str | None) -> str:
@@ -34,15 +41,26 @@ def rule_key(state: str, condition: str | None) -> str:
     return state
 
 
+def label_text(value: str | Labels | None, culture: str = DEFAULT_CULTURE) -> str | None:
+    """A plain string as it is; a Labels value's text in ``culture``, else its first text."""
+    if value is None or isinstance(value, str):
+        return value
+    texts = dict(value)
+    if texts.get(culture) is not None:
+        return texts[culture]
+    return next((text for _, text in value if text is not None), None)
+
+
 @dataclass(frozen=True, slots=True)
 class ContentHubDetails(JobDetails):
+    """A fetch job's fields, kept as sent where the cancel must echo them."""
+
     condition: str | None
-    state_description: str | None
+    # A Labels object ({"en-US": ..}) or, as the docs' own example shows, a plain string.
+    state_description: str | Labels | None
     scope: str | None
-    file_count: int | None
+    file_count: int | str | None  # the docs' example sends it as a string ("1")
     files_completed: int | None
-    created_on: str | None
     started_on: str | None
     completed_on: str | None
-    modified_on: str | None
-    created_by: str | None  # the href of the user entity that created the job
+    owner: str | None  # the href of the user entity that owns the job

@@ -30,9 +30,13 @@ TARGET_STATE = {JobAction.CLOSE: "UploadComplete", JobAction.ABORT: "Aborted"}
 class DataCloudDetails(JobDetails):
     object: str
     operation: str
-    source_name: str | None
+    source_name: str | None  # may be absent
     content_type: str | None
-    api_version: str | None
+    api_version: str | None  # sent as "v1" or as the number 1: kept as text
     created_by_id: str | None
     created_date: str | None
     system_modstamp: str | None
+    # Only in the job-info answer (GET /jobs/{id}), not in lists.
+    content_url: str | None = None
+    retries: int | None = None
+    total_processing_time: int | None = None  # milliseconds

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from jobgate.domain.errors import ErrorCode
+
 
 class Provider(Enum):
     """The vendors jobgate can front. ``value`` is the name used in config files."""
@@ -62,6 +64,15 @@ class JobDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class JobWarning:
+    """Something the gateway could not find out about a job it still answers, and what that
+    costs: an auxiliary read failed, so the actions that depend on it are not offered."""
+
+    code: ErrorCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """A job as the gateway presents it, whichever vendor holds it."""
 
@@ -72,6 +83,7 @@ class Job:
     provider_status: str
     allowed_actions: frozenset[JobAction]
     details: JobDetails
+    warnings: tuple[JobWarning, ...] = ()
 
     @property
     def id(self) -> str:

@@ -10,12 +10,18 @@ from jobgate.domain.jobs import JobAction, JobDetails, JobStatus, Provider
 from jobgate.domain.rules import StateTable, unsupported
 
 # Rule keys. A Workflow Manager job has no single state field that decides what it accepts:
-# ``closed``, whether a current step is running, and whether its current steps still exist in
-# the latest diagram version do, so the table is looked up by a key built from those three.
+# ``closed``, whether it is running, and whether its current steps still exist in the latest
+# diagram version do, so the table is looked up by a key built from those three. Current steps
+# carry no status: a job is running when its ``jobStatus`` is one of the statuses the source
+# names as running (the organisation configures them; "Working" with automatic status
+# assignment). When the latest diagram could not be read, whether Upgrade is possible is unknown.
 CLOSED = "closed"
 RUNNING = "running"
 OPEN = "open"
 OPEN_OUTDATED_STEP = "open-outdated-step"
+OPEN_DIAGRAM_UNKNOWN = "open-diagram-unknown"
+
+DEFAULT_RUNNING_STATUSES = ("Working",)
 
 MANAGED = frozenset({JobAction.CLOSE, JobAction.REOPEN, JobAction.UPGRADE, JobAction.DELETE})
 
@@ -27,12 +33,14 @@ RULES = StateTable(
     statuses={
         OPEN: JobStatus.OPEN,
         OPEN_OUTDATED_STEP: JobStatus.OPEN,
+        OPEN_DIAGRAM_UNKNOWN: JobStatus.OPEN,
         RUNNING: JobStatus.IN_PROGRESS,
         CLOSED: JobStatus.CLOSED,
     },
     allowed={
         OPEN: frozenset({JobAction.CLOSE, JobAction.UPGRADE, JobAction.DELETE}),
         OPEN_OUTDATED_STEP: frozenset({JobAction.CLOSE, JobAction.DELETE}),
+        OPEN_DIAGRAM_UNKNOWN: frozenset({JobAction.CLOSE, JobAction.DELETE}),
         RUNNING: frozenset(),
         CLOSED: frozenset({JobAction.REOPEN, JobAction.DELETE}),
     },
@@ -48,25 +56,27 @@ MANAGE_TYPES = {
     JobAction.DELETE: "Delete",
 }
 
-# Step statuses that mean the job is running. The vendor documents "Working"; its warning
-# variant is a running step too, and reading it as idle would let Close through.
-RUNNING_STEP_STATUSES = frozenset({"Working", "WorkingWithWarning"})
-
 _WHY = {
     CLOSED: "it is closed",
-    RUNNING: "it is running, a current step is Working",
+    RUNNING: "it is running (its job status is one of the source's running statuses)",
     OPEN: "it is open",
     OPEN_OUTDATED_STEP: "its current step is missing from the latest diagram version",
+    OPEN_DIAGRAM_UNKNOWN: "its latest diagram version could not be read",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class CurrentStep:
+    """A step the job is on, as Esri's CurrentStep model has it (no step status)."""
+
     step_id: str
     step_name: str | None
-    step_status: str | None
     assigned_type: str | None
     assigned_to: str | None
+    can_skip: bool | None = None
+    manual_hold: bool | None = None
+    hold_scheduled_release: str | None = None
+    dependencies: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,30 +85,35 @@ class WorkflowManagerDetails(JobDetails):
     description: str | None
     job_status: str | None
     closed: bool
+    # Whether ``job_status`` is one of the source's running statuses.
+    running: bool
     priority: str | None
     percent_complete: int | None
     diagram_id: str | None
     diagram_version: int | None
+    diagram_name: str | None
     # The diagram's newest version when the gateway looked it up (open jobs), else None.
     latest_diagram_version: int | None
     job_template_id: str | None
+    job_template_name: str | None
     created_date: str | None
+    due_date: str | None
+    end_date: str | None
+    owned_by: str | None
+    archived: bool | None
     current_steps: tuple[CurrentStep, ...]
-    # Whether every current step exists in the latest diagram version; None when not looked up.
+    # Whether every current step exists in the latest diagram version; None when not looked up
+    # (a closed job) or when the diagram could not be read.
     steps_in_latest_diagram: bool | None
 
 
 def key_of(details: WorkflowManagerDetails) -> str:
-    """The ``RULES`` key of a job as read (a step not looked up counts as present)."""
+    """The ``RULES`` key of a job as read."""
     return rule_key(
         closed=details.closed,
-        running=is_running(details.current_steps),
-        steps_in_latest=details.steps_in_latest_diagram is not False,
+        running=details.running,
+        steps_in_latest=details.steps_in_latest_diagram,
     )
-
-
-def is_running(steps: Iterable[CurrentStep]) -> bool:
-    return any(step.step_status in RUNNING_STEP_STATUSES for step in steps)
 
 
 def steps_in_diagram(steps: Iterable[CurrentStep], diagram_step_ids: Collection[str]) -> bool:
@@ -106,11 +121,13 @@ def steps_in_diagram(steps: Iterable[CurrentStep], diagram_step_ids: Collection[
     return all(step.step_id in diagram_step_ids for step in steps)
 
 
-def rule_key(*, closed: bool, running: bool, steps_in_latest: bool) -> str:
+def rule_key(*, closed: bool, running: bool, steps_in_latest: bool | None) -> str:
     if closed:
         return CLOSED
     if running:
         return RUNNING
+    if steps_in_latest is None:
+        return OPEN_DIAGRAM_UNKNOWN
     return OPEN if steps_in_latest else OPEN_OUTDATED_STEP
 
 

@@ -27,6 +27,13 @@ class DataCloudJobDetails:
     created_by_id: str | None
     created_date: str | None
     system_modstamp: str | None
+    content_url: str | None = strawberry.field(
+        description="Where the job's data is uploaded (job-info answer only)."
+    )
+    retries: int | None = strawberry.field(description="Processing retries so far.")
+    total_processing_time: int | None = strawberry.field(
+        description="Milliseconds spent processing the job so far."
+    )
 
     @classmethod
     def from_domain(cls, details: DataCloudDetails) -> DataCloudJobDetails:
@@ -39,6 +46,9 @@ class DataCloudJobDetails:
             created_by_id=details.created_by_id,
             created_date=details.created_date,
             system_modstamp=details.system_modstamp,
+            content_url=details.content_url,
+            retries=details.retries,
+            total_processing_time=details.total_processing_time,
         )
 
 

@@ -22,6 +22,12 @@ from jobgate.domain.actions import ActionOutcome
 from jobgate.graphql.details import JobDetailsUnion, details_from_domain
 
 
+@strawberry.type(name="JobWarning", description="Something not known about a job, and its cost.")
+class JobWarningType:
+    code: ErrorCode = strawberry.field(description="Why the auxiliary read failed.")
+    message: str
+
+
 @strawberry.type(name="Job", description="A job at any vendor, in one vocabulary.")
 class JobType:
     id: strawberry.ID = strawberry.field(description="`<source>:<native id>`.")
@@ -35,6 +41,11 @@ class JobType:
         description="What this job accepts now, from its provider's rules and its state."
     )
     details: JobDetailsUnion
+    warnings: Sequence[JobWarningType] = strawberry.field(
+        default=(),
+        description="What the gateway could not find out about this job (an auxiliary read "
+        "failed) and which actions it therefore does not offer; empty when all is known.",
+    )
 
     @classmethod
     def from_domain(cls, job: Job) -> JobType:
@@ -47,6 +58,7 @@ class JobType:
             provider_status=job.provider_status,
             allowed_actions=_in_order(job.allowed_actions),
             details=details_from_domain(job.details),  # type: ignore[arg-type]
+            warnings=tuple(JobWarningType(code=w.code, message=w.message) for w in job.warnings),
         )
 
 

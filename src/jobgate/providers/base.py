@@ -114,29 +114,6 @@ async def gather_all(awaitables: Sequence[Awaitable[T]]) -> list[T]:
     return list(await asyncio.gather(*awaitables))
 
 
-async def settle_after_uncertain_write(
-    read: Callable[[str], Awaitable[Job | None]],
-    native_id: str,
-    done: Callable[[Job], bool],
-    uncertain: JobError,
-) -> Job | JobError:
-    """After a write whose answer was lost, read the job back: only what is seen is reported."""
-    try:
-        job = await read(native_id)
-    except JobFailure:
-        return JobError(
-            ErrorCode.OUTCOME_UNKNOWN, uncertain.message + " Reading the job back failed too."
-        )
-    if job is not None and done(job):
-        return job
-    seen = "it no longer exists" if job is None else f"it is in state '{job.provider_status}'"
-    return JobError(
-        ErrorCode.OUTCOME_UNKNOWN,
-        f"{uncertain.message} Read back, {seen}.",
-        provider_status=None if job is None else job.provider_status,
-    )
-
-
 def malformed(source: str, what: str) -> JobFailure:
     return JobFailure(
         JobError(ErrorCode.UPSTREAM_UNAVAILABLE, f"Source '{source}' answered {what}.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +21,7 @@ from jobgate.domain import (
     JobFailure,
     JobResultStatus,
     JobUpdate,
+    JobWarning,
 )
 from jobgate.domain.bigchange import (
     RESULT_STATUS,
@@ -36,17 +37,11 @@ from jobgate.domain.bigchange import (
 )
 from jobgate.domain.jobs import Provider
 from jobgate.domain.rules import unsupported
-from jobgate.providers.base import (
-    HttpProvider,
-    for_each,
-    optional_int,
-    optional_text,
-    settle_after_uncertain_write,
-    text_field,
-)
+from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
 from jobgate.providers.bigchange_auth import BigChangeAuth
 from jobgate.providers.bigchange_types import Found, JobTypeLoader
-from jobgate.providers.http import UpstreamHTTP, WriteUncertain, build_http
+from jobgate.providers.confirm import Change, Write, perform_change
+from jobgate.providers.http import UpstreamHTTP, build_http
 
 log = logging.getLogger("jobgate.upstream")
 
@@ -55,16 +50,10 @@ JOB_TYPES_PATH = "/v1/jobTypes"
 # Upstream field names in 422 errors -> the names the caller used in UpdateJobInput.
 _FIELD_NAMES = {"contactPersonId": "primaryContactId"}
 
-# What a write must show when the job is read back: the names of what it does not show yet.
-Check = Callable[[Job], list[str]]
-
 
 class BigChangeProvider(HttpProvider):
     provider = Provider.BIGCHANGE
     rules = RULES
-
-    async def probe_call(self) -> httpx.Response:
-        return await self.http.get(JOBS_PATH, params={"pageNumber": "1", "pageSize": "1"})
 
     def __init__(
         self, source: str, http: UpstreamHTTP, auth: BigChangeAuth, *, type_ttl: float = 60.0
@@ -72,6 +61,9 @@ class BigChangeProvider(HttpProvider):
         super().__init__(source, http)
         self.auth = auth
         self.job_types = JobTypeLoader(self._fetch_job_type, ttl=type_ttl)
+
+    async def probe_call(self) -> httpx.Response:
+        return await self.http.get(JOBS_PATH, params={"pageNumber": "1", "pageSize": "1"})
 
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
         results = await for_each(native_ids, self._read_if_valid)
@@ -88,76 +80,33 @@ class BigChangeProvider(HttpProvider):
         type_id = optional_int(body, "typeId")
         found = None if type_id is None else await self.job_types.load(type_id)
         if isinstance(found, JobError):
-            # The job is still worth showing; only its result options are unknown (null).
             log.warning(
                 "job type unavailable",
                 extra={"source": self.source, "type_id": type_id, "code": found.code.value},
             )
-        return self.job_from(body, found if isinstance(found, BigChangeJobType) else None)
+        return self.job_from(body, found)
 
     async def perform(
         self, request: ActionRequest, native_ids: Sequence[str]
     ) -> list[ActionOutcome]:
-        async def one(native_id: str) -> ActionOutcome:
-            return await self._perform_one(request, native_id)
-
-        outcomes = await for_each(native_ids, one)
+        change = self._change(request)
+        if isinstance(change, JobError):
+            return [change] * len(native_ids)
+        outcomes = await perform_change(change, native_ids)
         return [self._scrub(o) if isinstance(o, JobError) else o for o in outcomes]
 
-    async def _perform_one(self, request: ActionRequest, native_id: str) -> ActionOutcome:
-        if not RULES.offers(request.action, batch=request.batch):
-            return unsupported(self.provider, request.action, batch=request.batch)
-        job = await self._read_if_valid(native_id)
-        if job is None:
-            return self.not_found(native_id)
-        refusal = RULES.refusal(request.action, job.provider_status)
-        if refusal is not None:
-            return refusal
-        assert isinstance(job.details, BigChangeDetails)
+    def _change(self, request: ActionRequest) -> Change | JobError:
         if request.action is JobAction.UPDATE:
             if request.update is None:
                 return JobError(ErrorCode.VALIDATION_FAILED, "An update needs its fields.")
-            return await self._update(job, job.details, request.update)
-        if request.result_status is None or request.result is None:
-            return JobError(ErrorCode.VALIDATION_FAILED, "A result needs a status and a text.")
-        return await self._set_result(job, job.details, request.result_status, request.result)
+            return UpdateJob(request.action, self, request.update)
+        if request.action is JobAction.SET_RESULT:
+            if request.result_status is None or request.result is None:
+                return JobError(ErrorCode.VALIDATION_FAILED, "A result needs a status and a text.")
+            return SetJobResult(request.action, self, request.result_status, request.result)
+        return unsupported(self.provider, request.action, batch=request.batch)
 
-    async def _update(
-        self, job: Job, details: BigChangeDetails, update: JobUpdate
-    ) -> ActionOutcome:
-        refusal = update_refusal(job.provider_status, details, update)
-        if refusal is not None:
-            return refusal
-
-        def check(seen: Job) -> list[str]:
-            assert isinstance(seen.details, BigChangeDetails)
-            return update_mismatches(update, seen.details)
-
-        path = f"{JOBS_PATH}/{job.native_id}"
-        return await self._write("PATCH", path, patch_body(update), job.native_id, check, "update")
-
-    async def _set_result(
-        self, job: Job, details: BigChangeDetails, status: JobResultStatus, result: str
-    ) -> ActionOutcome:
-        job_type = await self._job_type_of(details)
-        if isinstance(job_type, JobError):
-            return job_type
-        refusal = result_refusal(status, result, job_type)
-        if refusal is not None:
-            return replace(refusal, provider_status=job.provider_status)
-        target = RESULT_STATUS[status]
-
-        def check(seen: Job) -> list[str]:
-            assert isinstance(seen.details, BigChangeDetails)
-            if seen.provider_status == target and seen.details.result == result:
-                return []
-            return [f"status '{seen.provider_status}' with result {seen.details.result!r}"]
-
-        body = {"status": target, "result": result}
-        path = f"{JOBS_PATH}/{job.native_id}/result"
-        return await self._write("PUT", path, body, job.native_id, check, "result")
-
-    async def _job_type_of(self, details: BigChangeDetails) -> BigChangeJobType | JobError:
+    async def job_type_of(self, details: BigChangeDetails) -> BigChangeJobType | JobError:
         # Reading the job already loaded it; asking again is a cache hit, or a retry of a failure.
         found = None if details.type_id is None else await self.job_types.load(details.type_id)
         if isinstance(found, BigChangeJobType):
@@ -168,42 +117,6 @@ class BigChangeProvider(HttpProvider):
         return JobError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"Cannot check the result: source '{self.source}' does not know {why}.",
-        )
-
-    async def _write(
-        self, method: str, path: str, body: Any, native_id: str, check: Check, what: str
-    ) -> ActionOutcome:
-        # Fetch a token first, so that a token failure is reported as such and not as a lost write.
-        await self.auth.token()
-        try:
-            response = await self.http.write(method, path, json=body)
-        except WriteUncertain as lost:
-            return await settle_after_uncertain_write(
-                self.read_job, native_id, lambda j: not check(j), lost.error
-            )
-        if response.status_code not in (200, 204):
-            return self.error(response)
-        return await self._confirm(native_id, check, f"{what} (HTTP {response.status_code})")
-
-    async def _confirm(self, native_id: str, check: Check, accepted: str) -> ActionOutcome:
-        """A 204 carries no job: read it back and report it only if it shows the change."""
-        said = f"Source '{self.source}' accepted the {accepted}"
-        try:
-            job = await self.read_job(native_id)
-        except JobFailure as failure:
-            return JobError(
-                ErrorCode.OUTCOME_UNKNOWN,
-                f"{said} but reading the job back failed: {failure.error.message}",
-            )
-        if job is None:
-            return JobError(ErrorCode.OUTCOME_UNKNOWN, f"{said} but the job no longer exists.")
-        wrong = check(job)
-        if not wrong:
-            return job
-        return JobError(
-            ErrorCode.OUTCOME_UNKNOWN,
-            f"{said} but the job read back does not show it: {', '.join(wrong)}.",
-            provider_status=job.provider_status,
         )
 
     async def _fetch_job_type(self, type_id: int) -> Found:
@@ -236,17 +149,27 @@ class BigChangeProvider(HttpProvider):
             ),
         )
 
-    def job_from(self, body: Mapping[str, Any], job_type: BigChangeJobType | None) -> Job:
+    def job_from(self, body: Mapping[str, Any], job_type: Found = None) -> Job:
+        """The job in ``body``; ``job_type`` is what reading its type gave (None: no type, or
+        the upstream says it does not exist). Without a readable job type the job's results are
+        unknown, so SET_RESULT is not offered, and a warning says why."""
         status = text_field(self.source, body, "status")
+        type_id = optional_int(body, "typeId")
+        allowed = RULES.allowed_actions(status)
+        warnings: tuple[JobWarning, ...] = ()
+        known = job_type if isinstance(job_type, BigChangeJobType) else None
+        if known is None and JobAction.SET_RESULT in allowed:
+            allowed -= {JobAction.SET_RESULT}
+            warnings = (_type_warning(type_id, job_type),)
         return Job(
             source=self.source,
             native_id=text_field(self.source, body, "id"),
             provider=Provider.BIGCHANGE,
             status=RULES.status_of(status),
             provider_status=status,
-            allowed_actions=RULES.allowed_actions(status),
+            allowed_actions=allowed,
             details=BigChangeDetails(
-                type_id=optional_int(body, "typeId"),
+                type_id=type_id,
                 contact_id=optional_text(body, "contactId"),
                 primary_contact_id=optional_text(body, "contactPersonId"),
                 description=optional_text(body, "description"),
@@ -255,9 +178,86 @@ class BigChangeProvider(HttpProvider):
                 planned_duration=optional_int(body, "plannedDuration"),
                 result=optional_text(body, "result"),
                 custom_fields=_custom_fields(body.get("customFields")),
-                job_type=job_type,
+                job_type=known,
             ),
+            warnings=warnings,
         )
+
+
+def _type_warning(type_id: int | None, found: Found) -> JobWarning:
+    cost = "so its results are unknown and setJobResult is not offered"
+    if type_id is None:
+        return JobWarning(ErrorCode.NOT_FOUND, f"The job has no job type, {cost}.")
+    if isinstance(found, JobError):
+        message = f"Job type {type_id} could not be read ({found.message}), {cost}."
+        return JobWarning(found.code, message)
+    return JobWarning(ErrorCode.NOT_FOUND, f"Job type {type_id} does not exist, {cost}.")
+
+
+class UpdateJob(Change):
+    """``PATCH /v1/jobs/{id}``: omitted fields kept, null unsets; answered 204."""
+
+    upstream: BigChangeProvider
+
+    def __init__(self, action: JobAction, upstream: BigChangeProvider, update: JobUpdate) -> None:
+        super().__init__(action, upstream)
+        self.update = update
+
+    async def refusal(self, job: Job) -> JobError | None:
+        assert isinstance(job.details, BigChangeDetails)
+        refused = RULES.refusal(self.action, job.provider_status)
+        return refused or update_refusal(job.provider_status, job.details, self.update)
+
+    def write(self, jobs: Sequence[Job]) -> Write:
+        [job] = jobs
+        return Write("PATCH", f"{JOBS_PATH}/{job.native_id}", patch_body(self.update))
+
+    def missing(self, job: Job) -> list[str]:
+        assert isinstance(job.details, BigChangeDetails)
+        return update_mismatches(self.update, job.details)
+
+    async def refused(self, response: httpx.Response, jobs: Sequence[Job]) -> JobError:
+        return self.upstream.error(response)
+
+
+class SetJobResult(Change):
+    """``PUT /v1/jobs/{id}/result`` with a result of the job type's lists; answered 204."""
+
+    upstream: BigChangeProvider
+
+    def __init__(
+        self,
+        action: JobAction,
+        upstream: BigChangeProvider,
+        status: JobResultStatus,
+        result: str,
+    ) -> None:
+        super().__init__(action, upstream)
+        self.status = status
+        self.result = result
+        self.target = RESULT_STATUS[status]
+
+    async def refusal(self, job: Job) -> JobError | None:
+        refused = RULES.refusal(self.action, job.provider_status)
+        if refused is not None:
+            return refused
+        assert isinstance(job.details, BigChangeDetails)
+        job_type = await self.upstream.job_type_of(job.details)
+        if isinstance(job_type, JobError):
+            return job_type
+        refused = result_refusal(self.status, self.result, job_type)
+        return None if refused is None else replace(refused, provider_status=job.provider_status)
+
+    def write(self, jobs: Sequence[Job]) -> Write:
+        [job] = jobs
+        body = {"status": self.target, "result": self.result}
+        return Write("PUT", f"{JOBS_PATH}/{job.native_id}/result", body)
+
+    def missing(self, job: Job) -> list[str]:
+        assert isinstance(job.details, BigChangeDetails)
+        if job.provider_status == self.target and job.details.result == self.result:
+            return []
+        return [f"status '{job.provider_status}' with result {job.details.result!r}"]
 
 
 def _custom_fields(raw: object) -> tuple[CustomFieldValue, ...]:

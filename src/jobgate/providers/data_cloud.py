@@ -9,24 +9,13 @@ from typing import Any
 import httpx
 
 from jobgate.config import SourceSettings
-from jobgate.domain import (
-    ActionOutcome,
-    ActionRequest,
-    ErrorCode,
-    Job,
-    JobError,
-)
+from jobgate.domain import ActionOutcome, ActionRequest, ErrorCode, Job, JobError
 from jobgate.domain.data_cloud import RULES, TARGET_STATE, DataCloudDetails
 from jobgate.domain.jobs import Provider
 from jobgate.domain.rules import unsupported
-from jobgate.providers.base import (
-    HttpProvider,
-    for_each,
-    optional_text,
-    settle_after_uncertain_write,
-    text_field,
-)
-from jobgate.providers.http import WriteUncertain, build_http
+from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
+from jobgate.providers.confirm import Change, Open, Proven, Verdict, Write, perform_change
+from jobgate.providers.http import build_http
 
 JOBS_PATH = "/api/v1/ingest/jobs"
 
@@ -56,45 +45,9 @@ class DataCloudProvider(HttpProvider):
     async def perform(
         self, request: ActionRequest, native_ids: Sequence[str]
     ) -> list[ActionOutcome]:
-        async def one(native_id: str) -> ActionOutcome:
-            return await self._change_state(request, native_id)
-
-        return await for_each(native_ids, one)
-
-    async def _change_state(self, request: ActionRequest, native_id: str) -> ActionOutcome:
-        if request.action not in RULES.supported:
-            return unsupported(self.provider, request.action)
-        job = await self.read_job(native_id)
-        if job is None:
-            return self.not_found(native_id)
-        refusal = RULES.refusal(request.action, job.provider_status)
-        if refusal is not None:
-            return refusal
-        target = TARGET_STATE[request.action]
-        try:
-            response = await self.http.write(
-                "PATCH", f"{JOBS_PATH}/{native_id}", json={"state": target}
-            )
-        except WriteUncertain as lost:
-            return await settle_after_uncertain_write(
-                self.read_job, native_id, lambda j: j.provider_status == target, lost.error
-            )
-        if response.status_code != 200:
-            return self.error(response)
-        changed = self.job_from(self.http.json_object(response))
-        if changed.provider_status == target:
-            return changed
-        # A 200 that does not show the new state is no confirmation: look again.
-        return await settle_after_uncertain_write(
-            self.read_job,
-            native_id,
-            lambda j: j.provider_status == target,
-            JobError(
-                ErrorCode.OUTCOME_UNKNOWN,
-                f"Source '{self.source}' accepted the change but answered state "
-                f"'{changed.provider_status}' instead of '{target}'.",
-            ),
-        )
+        if request.action not in TARGET_STATE:
+            return [unsupported(self.provider, request.action)] * len(native_ids)
+        return await perform_change(MoveJobState(request.action, self), native_ids)
 
     def error(self, response: httpx.Response) -> JobError:
         error = super().error(response)
@@ -119,8 +72,41 @@ class DataCloudProvider(HttpProvider):
                 created_by_id=optional_text(body, "createdById"),
                 created_date=optional_text(body, "createdDate"),
                 system_modstamp=optional_text(body, "systemModstamp"),
+                content_url=optional_text(body, "contentUrl"),
+                retries=optional_int(body, "retries"),
+                total_processing_time=optional_int(body, "totalProcessingTime"),
             ),
         )
+
+
+class MoveJobState(Change):
+    """``PATCH /jobs/{id}`` ``{"state": "UploadComplete" | "Aborted"}``; the 200 returns the job."""
+
+    upstream: DataCloudProvider
+
+    @property
+    def target(self) -> str:
+        return TARGET_STATE[self.action]
+
+    def write(self, jobs: Sequence[Job]) -> Write:
+        [job] = jobs
+        return Write("PATCH", f"{JOBS_PATH}/{job.native_id}", {"state": self.target})
+
+    def missing(self, job: Job) -> list[str]:
+        return [] if job.provider_status == self.target else [f"state '{job.provider_status}'"]
+
+    def judge(self, response: httpx.Response, jobs: Sequence[Job]) -> Verdict:
+        if response.status_code != 200:
+            return super().judge(response, jobs)
+        changed = self.upstream.job_from(self.upstream.http.json_object(response))
+        if not self.missing(changed):
+            return Proven(changed)
+        # A 200 that does not show the new state is no confirmation: look again.
+        said = (
+            f"Source '{self.upstream.source}' accepted the change but answered state "
+            f"'{changed.provider_status}' instead of '{self.target}'."
+        )
+        return Open(JobError(ErrorCode.OUTCOME_UNKNOWN, said, upstream_status=200))
 
 
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> DataCloudProvider:

@@ -1,19 +1,24 @@
 """ArcGIS Workflow Manager jobs (PROVIDERS.md §4): read, and Close/Reopen/Upgrade/Delete in batches.
 
 Reads are ``GET /jobs/{id}`` per id, plus ``GET /diagrams/{id}`` once per distinct diagram of the
-open jobs: whether Upgrade is allowed depends on the diagram's latest version. ``providerStatus``
-is the job's ``jobStatus`` verbatim (``"Closed"`` / ``"Open"`` only if the upstream sends none).
+open jobs: whether Upgrade is allowed depends on the diagram's latest version (its steps are
+keyed ``id``). A diagram that cannot be read never hides its jobs: they are answered without
+UPGRADE, with a warning that says why. Current steps carry no status: a job is running when its
+``jobStatus`` is one of the source's ``running_statuses`` (default ``["Working"]``); a status the
+gateway does not know as running lets the manage answer and the read-back decide.
+``providerStatus`` is the job's ``jobStatus`` verbatim (``"Closed"`` / ``"Open"`` only if the
+upstream sends none).
 
 The upstream marks a missing job with ``404`` or with ``400`` whose ``error.type`` is
 ``InvalidJobId`` or whose message says the job id is invalid or the job does not exist; both read
 as "not found". ``POST /jobs/manage`` answers only ``{"success": bool}``, so every id's outcome
-comes from reading the jobs back, and a change is reported only when it is seen.
+comes from reading the jobs back (``confirm.py``), and a change is reported only when it is seen.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -24,16 +29,17 @@ from jobgate.config import SourceSettings
 from jobgate.domain import (
     ActionOutcome,
     ActionRequest,
-    Deleted,
     ErrorCode,
     Job,
     JobAction,
     JobError,
     JobFailure,
+    JobWarning,
     Provider,
 )
 from jobgate.domain.rules import unsupported
 from jobgate.domain.workflow_manager import (
+    DEFAULT_RUNNING_STATUSES,
     MANAGE_TYPES,
     RULES,
     CurrentStep,
@@ -51,7 +57,8 @@ from jobgate.providers.base import (
     optional_text,
     text_field,
 )
-from jobgate.providers.http import WriteUncertain, build_http
+from jobgate.providers.confirm import Change, Open, Refused, Verdict, Write, perform_change
+from jobgate.providers.http import UpstreamHTTP, build_http
 
 _MISSING_JOB = re.compile(r"invalid job ?id|job .*(does not exist|not found)", re.IGNORECASE)
 _BAD_TOKEN = re.compile(r"invalid token|token required|token expired", re.IGNORECASE)
@@ -68,6 +75,16 @@ class Diagram:
 class WorkflowManagerProvider(HttpProvider):
     provider = Provider.WORKFLOW_MANAGER
     rules = RULES
+
+    def __init__(
+        self,
+        source: str,
+        http: UpstreamHTTP,
+        *,
+        running_statuses: Collection[str] = DEFAULT_RUNNING_STATUSES,
+    ) -> None:
+        super().__init__(source, http)
+        self.running_statuses = frozenset(running_statuses)
 
     async def probe_call(self) -> httpx.Response:
         query = {"q": "closed=0", "fields": ["jobId"], "start": 0, "num": 1}
@@ -119,8 +136,7 @@ class WorkflowManagerProvider(HttpProvider):
         if version is None or not isinstance(steps, list):
             raise malformed(self.source, f"diagram '{diagram_id}' without a version or steps")
         return Diagram(
-            version,
-            frozenset(str(s["stepId"]) for s in steps if isinstance(s, dict) and "stepId" in s),
+            version, frozenset(str(s["id"]) for s in steps if isinstance(s, dict) and "id" in s)
         )
 
     def job_from(self, body: Mapping[str, Any], diagrams: Mapping[str, Diagram | JobError]) -> Job:
@@ -129,24 +145,35 @@ class WorkflowManagerProvider(HttpProvider):
         if not isinstance(closed, bool):
             raise malformed(self.source, "a job without a usable 'closed'")
         steps = self._steps(body.get("currentSteps"))
+        job_status = optional_text(body, "jobStatus")
         latest: Diagram | None = None
+        warnings: tuple[JobWarning, ...] = ()
         if not closed:
-            diagram = diagrams.get(text_field(self.source, body, "diagramId"))
+            diagram_id = text_field(self.source, body, "diagramId")
+            diagram = diagrams.get(diagram_id)
             if isinstance(diagram, JobError):
-                raise JobFailure(diagram)
-            latest = diagram
+                warnings = (_diagram_warning(diagram_id, diagram),)
+            else:
+                latest = diagram
         details = WorkflowManagerDetails(
             job_name=optional_text(body, "jobName"),
             description=optional_text(body, "description"),
-            job_status=optional_text(body, "jobStatus"),
+            job_status=job_status,
             closed=closed,
+            running=job_status in self.running_statuses,
             priority=optional_text(body, "priority"),
             percent_complete=optional_int(body, "percentComplete"),
             diagram_id=optional_text(body, "diagramId"),
             diagram_version=optional_int(body, "diagramVersion"),
+            diagram_name=optional_text(body, "diagramName"),
             latest_diagram_version=None if latest is None else latest.version,
             job_template_id=optional_text(body, "jobTemplateId"),
+            job_template_name=optional_text(body, "jobTemplateName"),
             created_date=optional_text(body, "createdDate"),
+            due_date=optional_text(body, "dueDate"),
+            end_date=optional_text(body, "endDate"),
+            owned_by=optional_text(body, "ownedBy"),
+            archived=_flag(body, "archived"),
             current_steps=steps,
             steps_in_latest_diagram=(
                 None if latest is None else steps_in_diagram(steps, latest.step_ids)
@@ -158,9 +185,10 @@ class WorkflowManagerProvider(HttpProvider):
             native_id=native_id,
             provider=Provider.WORKFLOW_MANAGER,
             status=RULES.status_of(key),
-            provider_status=details.job_status or ("Closed" if closed else "Open"),
+            provider_status=job_status or ("Closed" if closed else "Open"),
             allowed_actions=RULES.allowed_actions(key),
             details=details,
+            warnings=warnings,
         )
 
     def _steps(self, raw: object) -> tuple[CurrentStep, ...]:
@@ -172,9 +200,12 @@ class WorkflowManagerProvider(HttpProvider):
             CurrentStep(
                 step_id=text_field(self.source, s, "stepId"),
                 step_name=optional_text(s, "stepName"),
-                step_status=optional_text(s, "stepStatus"),
                 assigned_type=optional_text(s, "assignedType"),
                 assigned_to=optional_text(s, "assignedTo"),
+                can_skip=_flag(s, "canSkip"),
+                manual_hold=_flag(s, "manualHold"),
+                hold_scheduled_release=optional_text(s, "holdScheduledRelease"),
+                dependencies=_flag(s, "dependencies"),
             )
             for s in raw
         )
@@ -184,114 +215,9 @@ class WorkflowManagerProvider(HttpProvider):
     async def perform(
         self, request: ActionRequest, native_ids: Sequence[str]
     ) -> list[ActionOutcome]:
-        action = request.action
-        if action not in RULES.supported:
-            return [unsupported(self.provider, action) for _ in native_ids]
-        distinct = list(dict.fromkeys(native_ids))
-        outcomes: dict[str, ActionOutcome] = {}
-        eligible: list[str] = []
-        for native_id, seen in zip(distinct, await self.read_jobs(distinct), strict=True):
-            if seen is None:
-                outcomes[native_id] = self._gone(native_id, "does not exist")
-            elif isinstance(seen, JobError):
-                outcomes[native_id] = seen
-            elif (refused := self._refusal(action, seen)) is not None:
-                outcomes[native_id] = refused
-            else:
-                eligible.append(native_id)
-        if eligible:
-            outcomes.update(await self._manage(request, eligible))
-        return [outcomes[n] for n in native_ids]
-
-    async def _manage(self, request: ActionRequest, ids: list[str]) -> dict[str, ActionOutcome]:
-        """One ``POST /jobs/manage`` for ``ids``; never repeated, whatever happens to it."""
-        body = {"type": MANAGE_TYPES[request.action], "jobIds": ids}
-        try:
-            response = await self.http.write("POST", "/jobs/manage", json=body)
-        except WriteUncertain as lost:
-            return await self._read_back(request, ids, None, lost.error)
-        except JobFailure as failure:  # never sent (refused connection, open circuit, no slot)
-            return dict.fromkeys(ids, failure.error)
-        if response.status_code >= 500:
-            # The upstream failed midway: some jobs may have changed, so look before reporting.
-            return await self._read_back(request, ids, None, self.error(response))
-        if response.status_code != 200:
-            error = self.error(response)
-            return dict.fromkeys(ids, error)
-        try:
-            answer = self.http.json_object(response)
-        except JobFailure as garbled:
-            return await self._read_back(request, ids, None, self._unknown(garbled.error.message))
-        if isinstance(answer.get("error"), dict):
-            error = self.error(response)
-            return dict.fromkeys(ids, error)
-        success = answer.get("success")
-        if not isinstance(success, bool):
-            unclear = f"Source '{self.source}' answered the change without a 'success' flag."
-            return await self._read_back(request, ids, None, self._unknown(unclear))
-        return await self._read_back(request, ids, success, None)
-
-    async def _read_back(
-        self,
-        request: ActionRequest,
-        ids: list[str],
-        success: bool | None,
-        failure: JobError | None,
-    ) -> dict[str, ActionOutcome]:
-        after = await self.read_jobs(ids)
-        return {
-            native_id: self._settle(request, native_id, seen, success, failure)
-            for native_id, seen in zip(ids, after, strict=True)
-        }
-
-    def _settle(
-        self,
-        request: ActionRequest,
-        native_id: str,
-        seen: Job | JobError | None,
-        success: bool | None,
-        failure: JobError | None,
-    ) -> ActionOutcome:
-        """One id's outcome from what reading it back shows; a change counts only when seen."""
-        action = request.action
-        if seen is None:
-            if action is JobAction.DELETE:
-                return Deleted(self.source, native_id)
-            return self._gone(native_id, f"no longer exists (read back after the {action.verb})")
-        said = failure.message if failure is not None else self._said(action, success)
-        if isinstance(seen, JobError):
-            return self._unknown(f"{said} Reading the job back failed: {seen.message}")
-        details = seen.details
-        assert isinstance(details, WorkflowManagerDetails)
-        latest = details.latest_diagram_version
-        version = details.diagram_version
-        if change_visible(action, closed=details.closed, diagram_version=version, latest=latest):
-            return seen
-        if success is False and (refused := self._refusal(action, seen)) is not None:
-            return replace(refused, message=f"The upstream refused: {refused.message}")
-        shown = f"job status '{seen.provider_status}'"
-        if action is JobAction.UPGRADE:
-            shown += f", diagram version {version} of {latest}"
-        looks = f"Read back, the job shows no {action.verb} ({shown})."
-        if failure is not None and failure.code is not ErrorCode.OUTCOME_UNKNOWN:
-            # e.g. a 500: the change did not happen, and the upstream's own error says why.
-            return replace(failure, message=f"{said} {looks}", provider_status=seen.provider_status)
-        return self._unknown(f"{said} {looks}", seen.provider_status)
-
-    def _said(self, action: JobAction, success: bool | None) -> str:
-        if success:
-            return f"Source '{self.source}' answered that the {action.verb} succeeded."
-        return f"Source '{self.source}' answered that it did not {action.verb} every job sent."
-
-    def _refusal(self, action: JobAction, job: Job) -> JobError | None:
-        assert isinstance(job.details, WorkflowManagerDetails)
-        return refusal(action, key_of(job.details), job.provider_status)
-
-    def _gone(self, native_id: str, what: str) -> JobError:
-        return JobError(ErrorCode.NOT_FOUND, f"Job '{self.source}:{native_id}' {what}.")
-
-    def _unknown(self, message: str, provider_status: str | None = None) -> JobError:
-        return JobError(ErrorCode.OUTCOME_UNKNOWN, message, provider_status=provider_status)
+        if request.action not in MANAGE_TYPES:
+            return [unsupported(self.provider, request.action)] * len(native_ids)
+        return await perform_change(ManageJobs(request.action, self), native_ids)
 
     def error(self, response: httpx.Response) -> JobError:
         """ArcGIS names a missing privilege or a bad token in a 400 body as often as by status."""
@@ -308,7 +234,75 @@ class WorkflowManagerProvider(HttpProvider):
         return error
 
 
+class ManageJobs(Change):
+    """``POST /jobs/manage`` ``{"type": .., "jobIds": [..]}`` for every job at once."""
+
+    together = True
+    upstream: WorkflowManagerProvider
+
+    def __init__(self, action: JobAction, upstream: WorkflowManagerProvider) -> None:
+        super().__init__(action, upstream)
+        self.deletes = action is JobAction.DELETE
+
+    async def refusal(self, job: Job) -> JobError | None:
+        details = job.details
+        assert isinstance(details, WorkflowManagerDetails)
+        if self.action is JobAction.UPGRADE and job.warnings and not details.closed:
+            # Whether its current step is in the latest diagram is unknown: say why, not a guess.
+            [warning] = job.warnings
+            return JobError(warning.code, f"Cannot check the upgrade: {warning.message}")
+        return refusal(self.action, key_of(details), job.provider_status)
+
+    def write(self, jobs: Sequence[Job]) -> Write:
+        body = {"type": MANAGE_TYPES[self.action], "jobIds": [job.native_id for job in jobs]}
+        return Write("POST", "/jobs/manage", body)
+
+    def missing(self, job: Job) -> list[str]:
+        details = job.details
+        assert isinstance(details, WorkflowManagerDetails)
+        latest, version = details.latest_diagram_version, details.diagram_version
+        if change_visible(
+            self.action, closed=details.closed, diagram_version=version, latest=latest
+        ):
+            return []
+        shown = f"job status '{job.provider_status}'"
+        if self.action is JobAction.UPGRADE:
+            shown += f", diagram version {version} of {latest}"
+        elif self.deletes:
+            shown = "the job still exists, " + shown
+        return [shown]
+
+    def judge(self, response: httpx.Response, jobs: Sequence[Job]) -> Verdict:
+        source, verb = self.upstream.source, self.action.verb
+        answer = self.upstream.http.json_object(response)
+        if isinstance(answer.get("error"), dict):  # ArcGIS also answers errors with a 200
+            return Refused(self.upstream.error(response))
+        success = answer.get("success")
+        if success is True:
+            said = f"Source '{source}' answered that the {verb} succeeded."
+            return Open(JobError(ErrorCode.OUTCOME_UNKNOWN, said, upstream_status=200))
+        if success is False:
+            # Jobs that could be changed were; for the others the upstream said no.
+            said = f"Source '{source}' answered that it did not {verb} every job sent."
+            return Open(JobError(ErrorCode.INVALID_STATE, said, upstream_status=200), True)
+        said = f"Source '{source}' answered the {verb} without a 'success' flag."
+        return Open(JobError(ErrorCode.OUTCOME_UNKNOWN, said, upstream_status=200))
+
+
+def _flag(body: Mapping[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _diagram_warning(diagram_id: str, error: JobError) -> JobWarning:
+    return JobWarning(
+        error.code,
+        f"Diagram '{diagram_id}' could not be read ({error.message}), so whether the job can "
+        "be upgraded is unknown and UPGRADE is not offered.",
+    )
+
+
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> WorkflowManagerProvider:
     assert settings.token is not None  # config requires it
     http = build_http(settings, transport, headers={"Authorization": f"Bearer {settings.token}"})
-    return WorkflowManagerProvider(settings.name, http)
+    return WorkflowManagerProvider(settings.name, http, running_statuses=settings.running_statuses)

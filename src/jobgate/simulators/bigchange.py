@@ -20,6 +20,7 @@ from jobgate.simulators.bigchange_store import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_CUSTOMER_ID,
+    LATE_STATUSES,
     READER_CLIENT_ID,
     READER_CLIENT_SECRET,
     STATUSES,
@@ -199,7 +200,7 @@ def create_app(store: BigChangeStore | None = None) -> Starlette:
 
 
 # Contract-suite hook: every status a job can be put in, and a way to make one in it.
-SCENARIOS: tuple[str, ...] = STATUSES
+SCENARIOS: tuple[str, ...] = (*STATUSES, *LATE_STATUSES)
 
 
 def create_in(store: BigChangeStore, scenario: str) -> str:

@@ -1,9 +1,12 @@
 """Sitecore Content Hub fetch-jobs simulator (PROVIDERS.md §1).
 
-A PUT may only cancel a Pending job and must echo the stored ``condition``, ``file_count``,
-``scope`` and ``state_description``; anything else is the vendor's 403. Errors are
-``{"Message": ..}``. To reproduce a ``204`` that changed nothing, put a job's id in
-``ContentHubStore.ignore_cancels``: its valid cancels are answered 204 and not applied.
+Jobs have exactly the documented shape: no ``id`` key (the id is the last segment of
+``self.href``), ``state_description`` a Labels object (``{"en-US": ..}``, or a plain string as the
+docs' own example shows, or null), ``owner`` and ``files`` links. A PUT may only cancel a Pending
+job, must carry ``condition``, ``file_count``, ``scope`` (when the job has one) and
+``state_description`` (unless it is null) equal to the stored job, and may carry nothing else;
+anything else is the vendor's 403 ``{"Message": ..}``. Only ``state`` changes. To reproduce a
+``204`` that changed nothing, put a job's id in ``ContentHubStore.ignore_cancels``.
 """
 
 from __future__ import annotations
@@ -24,8 +27,13 @@ from jobgate.simulators.common import bearer_token, json_body, json_response
 
 DEMO_TOKEN = "demo-content-hub-token"
 PREFIX = "/api/fetchjobs"
+TENANT = "https://tenant.contenthub.test"  # the host in the links the simulator writes
 STATES = ("Created", "Pending", "InProgress", "Completed", "Cancelled")
-CONDITIONS = ("Pending", "Success", "Failure")
+# The documented conditions, and the two the job-status page also shows (InProgress/None and
+# Cancelled/Cancelled).
+CONDITIONS = ("Pending", "Success", "Failure", "None", "Cancelled")
+# The keys a cancel PUT may carry.
+PUT_KEYS = frozenset({"condition", "file_count", "scope", "state", "state_description"})
 
 ONLY_STATE = {"Message": "Only the 'Job.State' property can be changed."}
 NOT_FOUND = {"Message": "Entity not found."}
@@ -40,6 +48,7 @@ _DESCRIPTIONS = {
     "Completed:Failure": "Job failed",
     "Cancelled": "Cancelled",
 }
+_CONDITIONS = {"Completed": "Success", "InProgress": "None", "Cancelled": "Cancelled"}
 
 
 def _now() -> str:
@@ -51,27 +60,41 @@ def _message(status: int, text: str) -> Response:
 
 
 def _same_count(sent: Any, stored: Any) -> bool:
-    """The doc's example sends ``file_count`` as a string: accept "1" or 1 for a stored 1."""
-    if isinstance(sent, bool):
-        return False
-    if isinstance(sent, str):
-        return sent.strip().isdigit() and int(sent) == stored
-    return isinstance(sent, int) and sent == stored
+    """``file_count`` as a string ("1") or a number (1): either matches the stored count."""
+
+    def number(value: Any) -> int | None:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return None
+
+    return number(sent) is not None and number(sent) == number(stored)
 
 
 def cancel_refused(job: dict[str, Any], body: Any) -> bool:
     """Whether the upstream answers 403 to this PUT body for this job."""
-    if not isinstance(body, dict) or job["state"] != "Pending" or body.get("state") != "Cancelled":
+    if not isinstance(body, dict) or not set(body) <= PUT_KEYS:
+        return True
+    if job["state"] != "Pending" or body.get("state") != "Cancelled":
         return True
     if "condition" not in body or body["condition"] != job["condition"]:
         return True
-    if "scope" not in body or body["scope"] != job["scope"]:
-        return True
     if not _same_count(body.get("file_count"), job["file_count"]):
+        return True
+    if "scope" in job and body.get("scope") != job["scope"]:
+        return True
+    if "scope" not in job and body.get("scope") is not None:
         return True
     if job["state_description"] is None:
         return body.get("state_description") is not None
     return bool(body.get("state_description") != job["state_description"])
+
+
+def job_id_of(job: dict[str, Any]) -> int:
+    return int(job["self"]["href"].rpartition("/")[2])
 
 
 @dataclass
@@ -86,67 +109,70 @@ class ContentHubStore:
         state: str = "Pending",
         condition: str | None = None,
         *,
-        scope: str = "data_import",
-        file_count: int = 1,
+        scope: str | None = "data_import",
+        file_count: int | str = 1,
         files_completed: int | None = None,
-        state_description: str | EllipsisType | None = ...,
+        state_description: str | dict[str, str] | EllipsisType | None = ...,
         job_id: int | None = None,
-        created: str | None = None,
+        started: str | None = None,
     ) -> dict[str, Any]:
-        """A job in ``state``. Condition defaults to Success for Completed, Pending otherwise;
-        ``state_description`` left as ``...`` gets a text fitting the state, ``None`` stores null.
-        """
+        """A job in ``state``. Condition defaults to Success for Completed, None for
+        InProgress, Cancelled for Cancelled, Pending otherwise; ``state_description`` left as
+        ``...`` gets a Labels value fitting the state, ``None`` stores null. ``scope=None``
+        makes a job without one (the resource page does not list it)."""
         if state not in STATES:
             raise ValueError(f"unknown Content Hub state {state!r}")
-        condition = condition or ("Success" if state == "Completed" else "Pending")
+        condition = condition or _CONDITIONS.get(state, "Pending")
         if condition not in CONDITIONS:
             raise ValueError(f"unknown Content Hub condition {condition!r}")
         job_id = job_id if job_id is not None else next(self._serial)
-        stamp = created or _now()
-        started = stamp if state in ("InProgress", "Completed") else None
+        stamp = started or _now()
         key = f"{state}:{condition}" if state == "Completed" else state
-        job = {
-            "id": job_id,
+        described: Any = state_description
+        if isinstance(state_description, EllipsisType):
+            described = {"en-US": _DESCRIPTIONS[key]} if key in _DESCRIPTIONS else None
+        count = int(file_count)
+        job: dict[str, Any] = {
+            "state_description": described,
             "state": state,
             "condition": condition,
-            "state_description": (
-                _DESCRIPTIONS.get(key)
-                if isinstance(state_description, EllipsisType)
-                else state_description
-            ),
-            "file_count": file_count,
-            "files_completed": files_completed
-            if files_completed is not None
-            else (file_count if condition == "Success" else 0),
-            "scope": scope,
-            "started_on": started,
+            "started_on": stamp if state in ("InProgress", "Completed") else None,
             "completed_on": stamp if state == "Completed" else None,
-            "created_on": stamp,
-            "modified_on": stamp,
-            "created_by": {"href": "/api/entities/6"},
-            "self": {"href": f"{PREFIX}/{job_id}"},
+            "file_count": file_count,
+            "files_completed": (
+                files_completed
+                if files_completed is not None
+                else (count if condition == "Success" else 0)
+            ),
         }
+        if scope is not None:
+            job["scope"] = scope
+        job["owner"] = {"href": f"{TENANT}/api/entities/6"}
+        job["self"] = {"href": f"{TENANT}{PREFIX}/{job_id}", "title": "This fetch job."}
+        job["files"] = {"href": f"{TENANT}{PREFIX}/{job_id}/files"}
         self.jobs[job_id] = job
         return job
 
     def set_state(self, job_id: int, state: str) -> None:
         self.jobs[job_id]["state"] = state
-        self.jobs[job_id]["modified_on"] = _now()
 
 
 def seed(store: ContentHubStore) -> None:
     """Sample jobs in every state, with stable ids the README and tests can use."""
     day = "2024-03-0{}T10:{}:00Z"
-    store.add("Created", job_id=6160, created=day.format(1, 5))
+    store.add("Created", job_id=6160)
+    store.add("Pending", job_id=6161, state_description=None, file_count=3)
+    store.add("InProgress", job_id=6162, file_count=4, started=day.format(2, 10))
+    store.add("Completed", "Success", job_id=6163, file_count=2, started=day.format(2, 30))
     store.add(
-        "Pending", job_id=6161, state_description=None, file_count=3, created=day.format(1, 8)
+        "Completed", "Failure", job_id=6164, scope="asset_import", started=day.format(3, "00")
     )
-    store.add("InProgress", job_id=6162, file_count=4, created=day.format(2, 10))
-    store.add("Completed", "Success", job_id=6163, file_count=2, created=day.format(2, 30))
-    store.add("Completed", "Failure", job_id=6164, scope="asset_import", created=day.format(3, 0))
-    store.add("Cancelled", job_id=6165, created=day.format(4, 15))
+    store.add("Cancelled", job_id=6165)
+    # A job without a scope, and one whose description is a plain string with a string count.
+    store.add("Pending", job_id=6166, scope=None, state_description={"en-US": "Waiting"})
+    store.add("Pending", job_id=6167, state_description="Waiting", file_count="2")
     # The job PROVIDERS.md §1 shows.
-    store.add("Pending", job_id=6168, state_description="Waiting", created=day.format(1, "00"))
+    store.add("Pending", job_id=6168, state_description={"en-US": "Waiting"})
 
 
 def create_app(
@@ -174,7 +200,8 @@ def create_app(
                 scope=body["scope"] if isinstance(body.get("scope"), str) else "data_import",
                 file_count=len(urls) if isinstance(urls, list) and urls else 1,
             )
-            return Response(status_code=201, headers={"Location": job["self"]["href"]})
+            location = f"{PREFIX}/{job_id_of(job)}"
+            return Response(status_code=201, headers={"Location": location})
         try:
             skip = int(request.query_params.get("skip", "0"))
             take = int(request.query_params.get("take", "25"))
@@ -199,11 +226,12 @@ def create_app(
         if request.method == "GET":
             return json_response(job)
         body = await json_body(request)
-        store.received_puts.append((job["id"], body))
+        job_id = job_id_of(job)
+        store.received_puts.append((job_id, body))
         if cancel_refused(job, body):
             return json_response(ONLY_STATE, 403)
-        if job["id"] not in store.ignore_cancels:
-            store.set_state(job["id"], "Cancelled")
+        if job_id not in store.ignore_cancels:
+            store.set_state(job_id, "Cancelled")
         return Response(status_code=204)
 
     app = Starlette(
@@ -230,4 +258,4 @@ SCENARIOS: tuple[str, ...] = (
 
 def create_in(store: ContentHubStore, scenario: str) -> str:
     state, _, condition = scenario.partition(":")
-    return str(store.add(state, condition or None)["id"])
+    return str(job_id_of(store.add(state, condition or None)))

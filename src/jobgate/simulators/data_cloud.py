@@ -2,6 +2,9 @@
 
 Enforces the bulk-job state machine: Open -> UploadComplete | Aborted;
 UploadComplete -> InProgress -> JobComplete | Failed. Errors are Salesforce's JSON arrays.
+Jobs have the documented shape: the job-info answer (GET /jobs/{id}, and the PATCH's 200) adds
+``contentUrl``, ``retries`` and ``totalProcessingTime`` to what a list shows; ``apiVersion`` is
+"v1" or the number 1, and ``sourceName`` may be absent.
 """
 
 from __future__ import annotations
@@ -56,29 +59,40 @@ class DataCloudStore:
         state: str = "Open",
         *,
         object: str = "Contact",
-        source_name: str = "crm",
+        source_name: str | None = "crm",
         operation: str = "upsert",
         job_id: str | None = None,
         created: str | None = None,
+        api_version: str | int = "v1",
     ) -> dict[str, Any]:
+        """A job in ``state``; ``source_name=None`` leaves ``sourceName`` out."""
         if state not in STATES:
             raise ValueError(f"unknown Data Cloud state {state!r}")
         job_id = job_id or f"7505e00000{next(self._serial):08d}AAW"
         stamp = created or _now()
-        job = {
-            "id": job_id,
-            "operation": operation,
-            "object": object,
-            "sourceName": source_name,
-            "createdById": "0055e000003PfMYAA0",
-            "createdDate": stamp,
-            "systemModstamp": stamp,
-            "state": state,
-            "contentType": "CSV",
-            "apiVersion": "v1",
-        }
+        job: dict[str, Any] = {"id": job_id, "operation": operation, "object": object}
+        if source_name is not None:
+            job["sourceName"] = source_name
+        job.update(
+            createdById="0055e000003PfMYAA0",
+            createdDate=stamp,
+            systemModstamp=stamp,
+            state=state,
+            contentType="CSV",
+            apiVersion=api_version,
+        )
         self.jobs[job_id] = job
         return job
+
+    def info(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The job-info answer: the job plus its processing figures."""
+        done = job["state"] in ("JobComplete", "Failed")
+        return {
+            **job,
+            "contentUrl": f"{PREFIX}/{job['id']}/batches",
+            "retries": 0,
+            "totalProcessingTime": 4200 if done else 0,
+        }
 
     def set_state(self, job_id: str, state: str) -> None:
         self.jobs[job_id]["state"] = state
@@ -103,9 +117,9 @@ def seed(store: DataCloudStore) -> None:
         "UploadComplete", object="Lead", job_id="7505e000001NLkRAAW", created=day.format(4, 5)
     )
     store.add(
-        "InProgress", source_name="erp", job_id="7505e000001NLkSAAW", created=day.format(5, 40)
+        "InProgress", source_name=None, job_id="7505e000001NLkSAAW", created=day.format(5, 40)
     )
-    store.add("JobComplete", job_id="7505e000001NLkTAAW", created=day.format(6, 10))
+    store.add("JobComplete", job_id="7505e000001NLkTAAW", created=day.format(6, 10), api_version=1)
     store.add("Failed", operation="delete", job_id="7505e000001NLkUAAW", created=day.format(7, 0))
     store.add("Aborted", object="Account", job_id="7505e000001NLkVAAW", created=day.format(8, 30))
 
@@ -154,7 +168,7 @@ def create_app(
         if job is None:
             return json_response(NOT_FOUND, 404)
         if request.method == "GET":
-            return json_response(job)
+            return json_response(store.info(job))
         if request.method == "DELETE":
             if job["state"] not in DELETABLE:
                 return json_response(INVALID_STATE, 400)
@@ -166,7 +180,7 @@ def create_app(
         if body["state"] not in PATCH_TARGETS.get(job["state"], set()):
             return json_response(INVALID_STATE, 400)
         store.set_state(job["id"], body["state"])
-        return json_response(job)
+        return json_response(store.info(job))
 
     async def upload_batch(request: Request) -> Response:
         if (denied := authorized(request)) is not None:

@@ -6,8 +6,8 @@ does not document, as chosen here:
 * Token: ``Authorization: Bearer`` or ``?token=``. A missing token answers ``401``
   ``{"error":{"code":499,"message":"Token Required."}}``, an unknown one ``401``
   ``{"error":{"code":498,"message":"Invalid token."}}``.
-* Unknown job (read, run/stop): ``400`` with ``error.type`` ``"InvalidJobId"`` and the message
-  ``"Invalid job id '<id>': the job does not exist."`` (ArcGIS answers 400 for an invalid id).
+* Unknown job (read, run/stop): ``404`` with the exception DTO, ``error.type``
+  ``"InvalidJobId"`` and the message ``"Invalid job id '<id>': the job does not exist."``.
 * Manage: a token lacking the type's privilege (jobClose, jobReopenClosed, jobUpgrade,
   jobDelete) refuses the whole request before any job is looked at: ``400`` with ``error.type``
   ``"InsufficientPrivileges"`` and ``"User does not have the privilege jobClose to perform this
@@ -18,7 +18,9 @@ does not document, as chosen here:
 * A closed job keeps its current steps and has ``jobStatus`` ``"Closed"``; Reopen restores the
   step's status. ``POST /jobs/{id}/action`` ``Run``/``Stop`` needs no privilege and refuses a
   closed job (``400`` ``InvalidJobState``).
-* ``GET /diagrams/{diagramId}`` answers the latest version with its ``steps``.
+* ``GET /diagrams/{diagramId}`` answers the latest version, ``GET /diagrams/{id}/{version}``
+  that version (``-1``: the latest); an unknown diagram or version is ``404`` with the exception
+  DTO. Steps are keyed ``id``/``name``.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _bad_json(message: str) -> Response:
 
 
 def _unknown_job(job_id: str) -> Response:
-    return error(400, f"Invalid job id '{job_id}': the job does not exist.", "InvalidJobId")
+    return error(404, f"Invalid job id '{job_id}': the job does not exist.", "InvalidJobId")
 
 
 def _clause(text: str) -> Callable[[dict[str, Any]], bool] | None:
@@ -189,9 +191,13 @@ def create_app(store: WorkflowManagerStore | None = None) -> Starlette:
         if isinstance(denied := privileges(request), Response):
             return denied
         diagram_id = request.path_params["diagram_id"]
-        if diagram_id not in store.diagrams:
-            return error(400, f"Invalid diagram id '{diagram_id}'.", "InvalidDiagramId")
-        return json_response(store.latest_diagram(diagram_id))
+        versions = store.diagrams.get(diagram_id)
+        wanted = request.path_params.get("version", "-1")
+        number = int(wanted) if wanted.lstrip("-").isdigit() else 0
+        if not versions or not (number == -1 or 1 <= number <= len(versions)):
+            message = f"Diagram '{diagram_id}' version {wanted} does not exist."
+            return error(404, message, "InvalidDiagramId")
+        return json_response(versions[number - 1] if number > 0 else versions[-1])
 
     app = Starlette(
         routes=[
@@ -200,6 +206,7 @@ def create_app(store: WorkflowManagerStore | None = None) -> Starlette:
             Route(BASE + "/jobs/{job_id}", get_job, methods=["GET"]),
             Route(BASE + "/jobs/{job_id}/action", job_action, methods=["POST"]),
             Route(BASE + "/diagrams/{diagram_id}", get_diagram, methods=["GET"]),
+            Route(BASE + "/diagrams/{diagram_id}/{version}", get_diagram, methods=["GET"]),
         ]
     )
     app.state.store = store

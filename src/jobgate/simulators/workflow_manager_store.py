@@ -1,4 +1,11 @@
-"""The Workflow Manager simulator's state: jobs, versioned diagrams, tokens and manage rules."""
+"""The Workflow Manager simulator's state: jobs, versioned diagrams, tokens and manage rules.
+
+Jobs and diagrams have the shapes of Esri's Job, CurrentStep and Diagram models: current steps
+carry no status, and a diagram's steps are keyed ``id``/``name``. Whether a job is running is
+the simulator's own state (``running``); with automatic status assignment, which the simulator
+follows, a running job's ``jobStatus`` is ``running_status`` ("Working" unless a test names the
+organisation's own word for it).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +41,8 @@ class WorkflowManagerStore:
     # Test hook run just before a manage request is applied: another user acting between a
     # client's read and its manage (for example starting the job) is otherwise hard to stage.
     before_manage: Callable[[], None] | None = None
+    running_status: str = "Working"  # the jobStatus a running job shows
+    running: set[str] = field(default_factory=set)  # ids of the jobs that are running
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- diagrams ---------------------------------------------------------------------------
@@ -51,17 +60,22 @@ class WorkflowManagerStore:
     ) -> int:
         """A new latest version (same steps unless given); returns its number."""
         latest = self.latest_diagram(diagram_id)
-        kept = {s["stepId"]: s["stepName"] for s in latest["steps"]}
+        kept = {s["id"]: s["name"] for s in latest["steps"]}
         version = self._version(diagram_id, latest["diagramName"], kept if steps is None else steps)
         return int(version["diagramVersion"])
 
     def _version(self, diagram_id: str, name: str, steps: Mapping[str, str]) -> dict[str, Any]:
         versions = self.diagrams[diagram_id]
+        first_id, first_name = next(iter(steps.items()))
         diagram = {
             "diagramId": diagram_id,
-            "diagramName": name,
             "diagramVersion": len(versions) + 1,
-            "steps": [{"stepId": k, "stepName": v} for k, v in steps.items()],
+            "diagramName": name,
+            "initialStepId": first_id,
+            "initialStepName": first_name,
+            "steps": [{"id": k, "name": v} for k, v in steps.items()],
+            "annotations": [],
+            "displayGrid": True,
         }
         versions.append(diagram)
         return diagram
@@ -71,7 +85,7 @@ class WorkflowManagerStore:
 
     def _step_ids(self, diagram_id: str, version: int | None = None) -> dict[str, str]:
         diagram = self.diagrams[diagram_id][-1 if version is None else version - 1]
-        return {s["stepId"]: s["stepName"] for s in diagram["steps"]}
+        return {s["id"]: s["name"] for s in diagram["steps"]}
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -104,21 +118,31 @@ class WorkflowManagerStore:
             "description": description,
             "jobStatus": "Ready",
             "closed": False,
+            "archived": False,
             "priority": priority,
             "percentComplete": percent_complete,
             "diagramId": diagram_id,
             "diagramVersion": version,
+            "diagramName": self.diagrams[diagram_id][version - 1]["diagramName"],
             "jobTemplateId": f"t-{diagram_id}",
+            "jobTemplateName": f"{self.diagrams[diagram_id][0]['diagramName']} template",
             "createdDate": created or _now(),
+            "dueDate": None,
+            "endDate": None,
+            "ownedBy": assigned_to,
             "currentSteps": [
                 {
                     "stepId": step_id,
                     "stepName": steps[step_id],
-                    "stepStatus": "Ready",
                     "assignedType": assigned_type,
                     "assignedTo": assigned_to,
+                    "canSkip": False,
+                    "manualHold": False,
+                    "holdScheduledRelease": None,
+                    "dependencies": False,
                 }
             ],
+            "holds": [],
         }
         self.jobs[job_id] = job
         if running:
@@ -131,16 +155,18 @@ class WorkflowManagerStore:
         job = self.jobs[job_id]
         if job["closed"]:
             raise ValueError("a closed job cannot run")
-        for step in job["currentSteps"]:
-            step["stepStatus"] = "Working" if running else "Ready"
-        job["jobStatus"] = "Working" if running else "Ready"
+        if running:
+            self.running.add(job_id)
+        else:
+            self.running.discard(job_id)
+        job["jobStatus"] = self.running_status if running else "Ready"
 
-    def running(self, job: Mapping[str, Any]) -> bool:
-        return any(s["stepStatus"] == "Working" for s in job["currentSteps"])
+    def is_running(self, job: Mapping[str, Any]) -> bool:
+        return job["jobId"] in self.running
 
     def refusal(self, manage_type: str, job: Mapping[str, Any]) -> str | None:
         """Why the upstream leaves this job as it is (the vendor's documented refusals)."""
-        if manage_type in ("Close", "Delete", "Upgrade") and self.running(job):
+        if manage_type in ("Close", "Delete", "Upgrade") and self.is_running(job):
             return "running"
         if manage_type == "Reopen" and not job["closed"]:
             return "open"
@@ -164,7 +190,7 @@ class WorkflowManagerStore:
                 self._close(job)
             elif manage_type == "Reopen":
                 job["closed"] = False
-                job["jobStatus"] = "Working" if self.running(job) else "Ready"
+                job["jobStatus"] = self.running_status if self.is_running(job) else "Ready"
             elif manage_type == "Upgrade":
                 latest = self.latest_diagram(job["diagramId"])
                 names = self._step_ids(job["diagramId"])
@@ -173,6 +199,7 @@ class WorkflowManagerStore:
                     step["stepName"] = names[step["stepId"]]
             else:
                 del self.jobs[job_id]
+                self.running.discard(job_id)
         return success
 
     def _close(self, job: dict[str, Any]) -> None:
