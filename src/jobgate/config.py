@@ -61,11 +61,18 @@ class ServerSettings:
 class SourceSettings:
     name: str
     provider: Provider
-    base_url: str
-    token: str | None = field(default=None, repr=False)
+    # "" only for a Data Cloud source whose token exchange names its instance_url.
+    base_url: str = ""
+    token: str | None = field(default=None, repr=False)  # a fixed token, never renewed
     auth_header: str = "bearer"
+    # What obtains tokens that renew themselves (PROVIDERS.md §5), per provider.
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    login_url: str | None = None  # data-cloud: the Salesforce login host
+    private_key_file: str | None = None  # data-cloud: JWT bearer flow
+    private_key: str | None = field(default=None, repr=False)  # that file's PEM, read at load
     customer_id: str | None = None
     token_url: str | None = None
     timeout: float = 10.0
@@ -80,7 +87,13 @@ class SourceSettings:
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a response or a log line."""
-        return tuple(s for s in (self.token, self.client_secret) if s)
+        values = (self.token, self.client_secret, self.password, self.private_key)
+        return tuple(s for s in values if s)
+
+    @property
+    def renews_tokens(self) -> bool:
+        """Whether the source obtains its tokens (and renews them) instead of a fixed one."""
+        return self.token is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +126,36 @@ _COMMON_KEYS = {
     "breaker_cooldown",
     "coalesce_reads",
 }
-# Per provider: (required keys, optional keys) beyond the common ones.
-_PROVIDER_KEYS: dict[Provider, tuple[frozenset[str], frozenset[str]]] = {
-    Provider.CONTENT_HUB: (frozenset({"token"}), frozenset({"auth_header"})),
-    Provider.BIGCHANGE: (
-        frozenset({"client_id", "client_secret", "customer_id"}),
-        frozenset({"token_url"}),
+# Per provider: its ways to authenticate, each (keys it needs, keys it may take); a source
+# uses exactly one of them. A fixed token is valid everywhere; the others obtain tokens.
+_AUTH_MODES: dict[Provider, tuple[tuple[frozenset[str], frozenset[str]], ...]] = {
+    Provider.CONTENT_HUB: (
+        (frozenset({"token"}), frozenset({"auth_header"})),
+        (
+            frozenset({"client_id", "client_secret", "username", "password"}),
+            frozenset({"token_url"}),
+        ),
     ),
-    Provider.DATA_CLOUD: (frozenset({"token"}), frozenset()),
-    Provider.WORKFLOW_MANAGER: (frozenset({"token"}), frozenset({"running_statuses"})),
+    Provider.BIGCHANGE: (
+        (frozenset({"client_id", "client_secret"}), frozenset({"token_url"})),
+        (frozenset({"token"}), frozenset()),
+    ),
+    Provider.DATA_CLOUD: (
+        (frozenset({"token"}), frozenset()),
+        (frozenset({"login_url", "client_id", "client_secret"}), frozenset()),
+        (frozenset({"login_url", "client_id", "private_key_file", "username"}), frozenset()),
+    ),
+    Provider.WORKFLOW_MANAGER: (
+        (frozenset({"token"}), frozenset()),
+        (frozenset({"client_id", "client_secret"}), frozenset({"token_url"})),
+    ),
+}
+# Per provider: (required keys, optional keys) beyond the common and the auth ones.
+_PROVIDER_KEYS: dict[Provider, tuple[frozenset[str], frozenset[str]]] = {
+    Provider.CONTENT_HUB: (frozenset(), frozenset()),
+    Provider.BIGCHANGE: (frozenset({"customer_id"}), frozenset()),
+    Provider.DATA_CLOUD: (frozenset(), frozenset()),
+    Provider.WORKFLOW_MANAGER: (frozenset(), frozenset({"running_statuses"})),
 }
 _AUTH_HEADERS = {"bearer", "x-auth-token"}
 
@@ -279,12 +313,16 @@ def _source(
             key="provider",
         )
     required, optional = _PROVIDER_KEYS[provider]
+    modes = _AUTH_MODES[provider]
+    auth_keys = frozenset().union(*(needed | extra for needed, extra in modes))
     for key in table:
-        if key not in _COMMON_KEYS | required | optional:
+        if key not in _COMMON_KEYS | required | optional | auth_keys:
             raise ConfigError(
                 file, f"unknown key for provider {provider.value}", source=name, key=key
             )
-    for key in sorted({"base_url"} | required):
+    mode = _auth_mode(provider, set(table) & auth_keys, file, name)
+    needs_base = not (provider is Provider.DATA_CLOUD and "login_url" in mode)
+    for key in sorted(({"base_url"} if needs_base else set()) | required):
         if key not in table:
             raise ConfigError(file, "is missing", source=name, key=key)
     values: dict[str, Any] = {}
@@ -311,12 +349,14 @@ def _source(
         if key == "customer_id" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         values[key] = _typed(value, kind, file, name, key)
-    for key in ("base_url", "token_url"):
+    for key in ("base_url", "token_url", "login_url"):
         if key in values:
             url = urlsplit(values[key])
             if url.scheme not in ("http", "https") or not url.netloc:
                 raise ConfigError(file, "must be an http(s) URL", source=name, key=key)
             values[key] = values[key].rstrip("/")
+    if "private_key_file" in values:
+        values["private_key"] = _private_key(values["private_key_file"], file, name)
     if "customer_id" in values and not values["customer_id"].isdigit():
         raise ConfigError(file, "must be a whole number", source=name, key="customer_id")
     if values.get("auth_header", "bearer") not in _AUTH_HEADERS:
@@ -324,6 +364,50 @@ def _source(
             file, "must be 'bearer' or 'x-auth-token'", source=name, key="auth_header"
         )
     return SourceSettings(name=name, provider=provider, **values)
+
+
+def _auth_mode(provider: Provider, given: set[str], file: str, name: str) -> frozenset[str]:
+    """The one way to authenticate that the given keys describe, or a ConfigError naming what
+    is missing or what does not belong together."""
+    modes = _AUTH_MODES[provider]
+    for needed, extra in modes:
+        if needed <= given <= needed | extra:
+            return needed
+    if not given:
+        ways = " or ".join(", ".join(sorted(needed)) for needed, _ in modes)
+        raise ConfigError(
+            file, f"is missing (give {ways})", source=name, key=sorted(modes[0][0])[0]
+        )
+    if "token" in given and len(given) > 1:
+        others = ", ".join(sorted(given - {"token", "auth_header"}))
+        message = f"a fixed token and token-obtaining keys ({others}) are both given: use one"
+        raise ConfigError(file, message, source=name, key="token")
+    # The mode the given keys come closest to: say which of its keys are missing.
+    needed, extra = max(modes, key=lambda mode: len(given & (mode[0] | mode[1])))
+    missing = sorted(needed - given)
+    if missing:
+        with_keys = ", ".join(sorted(given & needed))
+        message = f"is missing (with {with_keys}, also give {', '.join(missing)})"
+        raise ConfigError(file, message, source=name, key=missing[0])
+    stray = sorted(given - needed - extra)[0]
+    raise ConfigError(file, f"does not go with {', '.join(sorted(needed))}", source=name, key=stray)
+
+
+def _private_key(path: str, file: str, name: str) -> str:
+    """The PEM text of an RSA private key file (the JWT bearer flow signs with it)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        message = f"cannot read {path} ({exc.strerror or exc})"
+        raise ConfigError(file, message, source=name, key="private_key_file") from None
+    try:
+        load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        message = f"{path} is not an unencrypted PEM private key"
+        raise ConfigError(file, message, source=name, key="private_key_file") from None
+    return pem.decode("ascii")
 
 
 _IDEMPOTENCY_TYPES: dict[str, type] = {"redis_url": str, "ttl_seconds": float, "max_keys": int}

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobUpdate, Provider
-from jobgate.providers.bigchange_auth import BigChangeAuth, refresh_margin
+from jobgate.providers.credentials import RenewingToken, renew_margin
+from jobgate.providers.grants import TokenEndpoint, client_credentials
 from jobgate.simulators import bigchange
 from jobgate.simulators.faults import Fault
 from tests.adapters.test_bigchange import JOB, Recorder
@@ -69,28 +70,33 @@ async def test_token_is_renewed_shortly_before_it_expires() -> None:
     sim = vendor(Provider.BIGCHANGE)
     sim.store.token_lifetime = 100
     now = [0.0]
-    auth = BigChangeAuth(
-        source="field",
-        transport=httpx.ASGITransport(app=sim.app),
-        token_url=f"{ORIGIN}/auth/tokens",
-        client_id=bigchange.DEMO_CLIENT_ID,
-        client_secret=SECRET,
-        customer_id=bigchange.DEMO_CUSTOMER_ID,
+    endpoint = TokenEndpoint(
+        "field",
+        f"{ORIGIN}/auth/tokens",
+        httpx.ASGITransport(app=sim.app),
         timeout=5,
-        clock=lambda: now[0],
+        redact=lambda text: text,
     )
-    first = await auth.token()
+    grant = client_credentials(endpoint, bigchange.DEMO_CLIENT_ID, SECRET, clock=lambda: now[0])
+    credentials = RenewingToken("field", grant, clock=lambda: now[0])
+    first = await credentials.token()
     now[0] = 89.0  # 100 s life, 10 s margin
-    assert await auth.token() == first
-    now[0] = 90.0
-    second = await auth.token()
+    assert await credentials.token() == first
+    assert len(sim.store.tokens) == 1
+    now[0] = 90.0  # in the margin: still good, and a renewal starts in the background
+    assert await credentials.token() == first
+    await asyncio.sleep(0.05)
+    second = await credentials.token()
     assert second != first
     assert len(sim.store.tokens) == 2
+    now[0] = 250.0  # past the second's expiry too: the caller waits for a new one
+    third = await credentials.token()
+    assert third not in (first, second) and credentials.renewals == 3
 
 
-def test_refresh_margin() -> None:
-    assert refresh_margin(3600) == 60
-    assert refresh_margin(100) == 10
+def test_renew_margin() -> None:
+    assert renew_margin(3600) == 60
+    assert renew_margin(100) == 10
 
 
 async def test_bearer_and_customer_id_on_every_call() -> None:

@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobStatus, Provider
-from jobgate.simulators.content_hub import ONLY_STATE, SCENARIOS, create_in, job_id_of
+from jobgate.simulators.content_hub import (
+    DEMO_TOKEN,
+    ONLY_STATE,
+    SCENARIOS,
+    create_in,
+    job_id_of,
+)
 from jobgate.simulators.faults import Fault, FaultyTransport
 from tests.harness import adapter, vendor
 
@@ -263,7 +269,7 @@ async def test_unknown_or_non_numeric_id(native_id: str) -> None:
 )
 async def test_both_auth_header_styles(auth_header: str, sent: tuple[str, str]) -> None:
     sim = vendor(Provider.CONTENT_HUB)
-    async with adapter(sim, auth_header=auth_header) as (provider, faults):
+    async with adapter(sim, token=DEMO_TOKEN, auth_header=auth_header) as (provider, faults):
         spy = spy_on(faults)
         [job] = await provider.read_jobs(["6168"])
     assert isinstance(job, Job)

@@ -24,7 +24,7 @@ from jobgate.domain.workflow_manager import WorkflowManagerDetails
 from jobgate.providers.base import JobProvider
 from jobgate.simulators.faults import Fault, FaultyTransport
 from jobgate.simulators.suite import SimulatedVendor
-from jobgate.simulators.workflow_manager import ALL_PRIVILEGES, SCENARIOS, create_in
+from jobgate.simulators.workflow_manager import ALL_PRIVILEGES, DEMO_TOKEN, SCENARIOS, create_in
 from tests.harness import adapter, vendor
 
 MANAGE = r".*/jobs/manage"
@@ -233,13 +233,37 @@ async def test_manage_error_answers_apply_to_every_sent_id(
     status: int, body: bytes, code: str
 ) -> None:
     sim = fresh(seeded=True)
-    async with wm(sim) as (provider, faults, _):
+    # A fixed token: a refused one cannot be renewed, so the refusal is the answer.
+    async with wm(sim, token=DEMO_TOKEN) as (provider, faults, _):
         faults.add(Fault("POST", MANAGE, "status", status=status, body=body))
         outcomes = await provider.perform(manage(C), ["j1Xo9", "j6Nb1", "j3Rw7"])
     first, second, running = outcomes
     assert isinstance(first, JobError) and first.code.value == code
     assert first == second
     assert isinstance(running, JobError) and running.code is ErrorCode.INVALID_STATE
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, b'{"error":{"code":498,"message":"Invalid token.","details":[]}}'),
+        (401, b'{"error":{"code":498,"message":"Invalid token.","details":[]}}'),
+        (400, b'{"error":{"code":499,"message":"Token Required.","details":[]}}'),
+    ],
+)
+async def test_a_refused_token_on_a_manage_is_renewed_and_the_manage_sent_again(
+    status: int, body: bytes
+) -> None:
+    """ArcGIS refuses an expired token with 498/499, in a 401 or inside a 200 or 400: nothing
+    was done, so with a token renewed the one manage request goes again, once."""
+    sim = fresh(seeded=True)
+    async with wm(sim) as (provider, faults, sent):
+        faults.add(Fault("POST", MANAGE, "status", status=status, body=body))
+        [closed] = await provider.perform(manage(C), ["j1Xo9"])
+    assert isinstance(closed, Job) and closed.status is JobStatus.CLOSED
+    assert faults.calls("POST", MANAGE) == 1  # the refused one was answered by the fault
+    assert len(sent.manage_bodies) == 1
+    assert faults.calls("POST", r".*/oauth2/token") == 2
 
 
 async def test_invalid_token_is_unauthenticated() -> None:

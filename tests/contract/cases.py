@@ -38,6 +38,10 @@ class ProviderCase:
     write_methods: tuple[str, ...]  # the HTTP methods that change something upstream
     write_path: str  # regex: the paths writes go to
     missing_id: str  # a well-formed native id the simulator does not have
+    token_path: str  # regex: the path(s) of the token endpoint(s) the source renews tokens at
+    # The simulator's tokens: make the ones issued expire now, or give new ones a lifetime.
+    expire_tokens: Callable[[Any], None]
+    token_lifetime: Callable[[Any, float], None]
     # A request that the upstream accepts when the job's state allows the action.
     request_for: Callable[[JobAction, Any, str], ActionRequest] = lambda action, store, native_id: (
         ActionRequest(action)
@@ -57,6 +61,25 @@ def bigchange_request(action: JobAction, store: Any, native_id: str) -> ActionRe
     return ActionRequest(action, result_status=JobResultStatus.COMPLETED_OK, result="Fixed")
 
 
+def _book(store: Any) -> Any:
+    """The simulator's TokenBook (Workflow Manager calls the one of issued tokens `issued`)."""
+    return store.issued if hasattr(store, "issued") else store.tokens
+
+
+def _set_lifetime(store: Any, seconds: float) -> None:
+    if hasattr(store, "token_lifetime"):  # BigChange keeps its own scoped tokens
+        store.token_lifetime = seconds
+    else:
+        _book(store).lifetime = seconds
+
+
+def _expire(store: Any) -> None:
+    if hasattr(store, "expire_tokens"):
+        store.expire_tokens()
+    else:
+        _book(store).expire_all()
+
+
 CASES: list[ProviderCase] = [
     ProviderCase(
         provider=Provider.DATA_CLOUD,
@@ -66,6 +89,9 @@ CASES: list[ProviderCase] = [
         write_methods=("PATCH", "DELETE"),
         write_path=r".*/api/v1/ingest/jobs/[^/]+",
         missing_id="7505e000009ZZZZAAW",
+        token_path=r".*/services/(oauth2|a360)/token",
+        expire_tokens=_expire,
+        token_lifetime=_set_lifetime,
     ),
     ProviderCase(
         provider=Provider.CONTENT_HUB,
@@ -75,6 +101,9 @@ CASES: list[ProviderCase] = [
         write_methods=("PUT", "POST", "DELETE"),
         write_path=r".*/api/fetchjobs(/[^/]+)?",
         missing_id="999999",
+        token_path=r".*/oauth/token",
+        expire_tokens=_expire,
+        token_lifetime=_set_lifetime,
     ),
     ProviderCase(
         provider=Provider.BIGCHANGE,
@@ -84,6 +113,9 @@ CASES: list[ProviderCase] = [
         write_methods=("PATCH", "PUT"),
         write_path=r".*/v1/jobs/\d+(/result|/start)?",
         missing_id="424242",
+        token_path=r".*/auth/tokens",
+        expire_tokens=_expire,
+        token_lifetime=_set_lifetime,
         request_for=bigchange_request,
     ),
     ProviderCase(
@@ -94,5 +126,8 @@ CASES: list[ProviderCase] = [
         write_methods=("POST",),
         write_path=r".*/jobs/(manage|[^/]+/action)",
         missing_id="jNoSuch1",
+        token_path=r".*/oauth2/token",
+        expire_tokens=_expire,
+        token_lifetime=_set_lifetime,
     ),
 ]

@@ -144,4 +144,5 @@ async def test_request_id_goes_to_upstreams(gw: Gateway) -> None:
 
     gw.faults["ingest"].inner = Recording()
     await gw.client.post("/graphql", json={"query": QUERY}, headers={"x-request-id": "abc-1"})
-    assert seen == ["abc-1"]
+    # The Salesforce token, its exchange for a Data Cloud token, then the read: all carry it.
+    assert seen == ["abc-1"] * 3

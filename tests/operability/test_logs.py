@@ -61,7 +61,9 @@ async def test_request_and_upstream_lines_share_the_request_id() -> None:
                 **{"X-Request-Id": "trace-123"},
             )
     assert body == {"data": {"job": {"id": OPEN_JOB}}}
-    assert seen == ["trace-123"]  # the 503 was answered by the fault, the retry delivered
+    # Two token requests (Salesforce's, then the exchange), and the read: the 503 was
+    # answered by the fault, the retry delivered.
+    assert seen == ["trace-123"] * 3
     logged = lines(out)
     [request] = [line for line in logged if line["message"] == "graphql request"]
     assert request["request_id"] == "trace-123"
@@ -95,8 +97,12 @@ async def test_a_failed_request_logs_its_codes() -> None:
 async def test_no_secret_in_any_log_line_of_a_run_full_of_failures() -> None:
     async with harness.gateway(breaker_failures=2, timeout=0.2) as gw:
         settings = gw.app.state.settings.sources
+        providers = gw.app.state.gateway.providers
+        for provider in providers.values():
+            assert await provider.probe() is None  # every source has obtained its token
         secrets = {s for source in settings.values() for s in source.secrets()}
-        assert len(secrets) >= 3  # one per vendor at least: tokens and a client secret
+        secrets |= {s for p in providers.values() for s in p.http.credentials.secrets()}
+        assert len(secrets) >= 8  # client secrets, a password, and the tokens obtained
         ids = []
         for name, faults in gw.faults.items():
             sim = next(v for v in gw.vendors if v.source == name)

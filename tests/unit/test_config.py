@@ -163,3 +163,122 @@ def test_serve_with_bad_config_exits_cleanly(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "invalid TOML" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+RENEWING = """
+[sources.hub]
+provider = "content-hub"
+base_url = "https://tenant.example.com"
+client_id = "hub-client"
+client_secret = "${HUB_SECRET}"
+username = "integration@tenant"
+password = "${HUB_PASSWORD}"
+
+[sources.ingest]
+provider = "data-cloud"
+login_url = "https://login.salesforce.com"
+client_id = "3MVG9consumer"
+client_secret = "${SF_SECRET}"
+
+[sources.gis]
+provider = "workflow-manager"
+base_url = "https://workflow.arcgis.com/ORG/ITEM"
+client_id = "arcgisApp"
+client_secret = "${ARCGIS_SECRET}"
+running_statuses = ["Working", "Editing"]
+"""
+RENEWING_ENV = {"HUB_SECRET": "s" * 12, "HUB_PASSWORD": "p" * 12, "SF_SECRET": "f" * 12,
+                "ARCGIS_SECRET": "a" * 12}  # fmt: skip
+
+
+def test_token_obtaining_keys_load_for_every_provider(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, RENEWING), RENEWING_ENV)
+    hub, ingest, gis = settings.sources.values()
+    assert all(s.renews_tokens for s in (hub, ingest, gis))
+    assert hub.username == "integration@tenant" and hub.password == "p" * 12
+    assert ingest.base_url == "" and ingest.login_url == "https://login.salesforce.com"
+    assert gis.running_statuses == ("Working", "Editing")
+    assert set(hub.secrets()) == {"s" * 12, "p" * 12}
+    for secret in RENEWING_ENV.values():
+        assert secret not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            ('password = "${HUB_PASSWORD}"', 'password = "x"\ntoken = "t"'),
+            "[sources.hub] token: a fixed token and token-obtaining keys "
+            "(client_id, client_secret, password, username) are both given: use one",
+        ),
+        (
+            ('password = "${HUB_PASSWORD}"\n', ""),
+            "[sources.hub] password: is missing (with client_id, client_secret, username, "
+            "also give password)",
+        ),
+        (
+            ('client_secret = "${SF_SECRET}"', 'username = "u"'),
+            "[sources.ingest] private_key_file: is missing",
+        ),
+        (
+            ('login_url = "https://login.salesforce.com"\n', ""),
+            "[sources.ingest] login_url: is missing",
+        ),
+        (
+            ('running_statuses = ["Working", "Editing"]', "running_statuses = []"),
+            "[sources.gis] running_statuses: must be a non-empty list",
+        ),
+        (
+            ('running_statuses = ["Working", "Editing"]', 'running_statuses = ["Working", ""]'),
+            "[sources.gis] running_statuses: must list non-empty strings",
+        ),
+        (
+            ('provider = "content-hub"', 'provider = "content-hub"\nrunning_statuses = ["x"]'),
+            "[sources.hub] running_statuses: unknown key for provider content-hub",
+        ),
+        (
+            ('login_url = "https://login.salesforce.com"', 'login_url = "login.salesforce.com"'),
+            "[sources.ingest] login_url: must be an http(s) URL",
+        ),
+    ],
+)
+def test_token_obtaining_mistakes(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
+    old, new = edit
+    assert old in RENEWING
+    path = write(tmp_path, RENEWING.replace(old, new, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, RENEWING_ENV)
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_fixed_data_cloud_token_needs_a_base_url(tmp_path: Path) -> None:
+    text = GOOD.replace('base_url = "https://tenant.c360a.salesforce.com"\n', "")
+    with pytest.raises(ConfigError, match=r"\[sources.ingest\] base_url: is missing"):
+        load_settings(write(tmp_path, text), ENV)
+
+
+def test_the_jwt_bearer_flow_reads_its_private_key(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (tmp_path / "sf.pem").write_bytes(pem)
+    (tmp_path / "not.pem").write_text("hello")
+    jwt = RENEWING.replace(
+        'client_secret = "${SF_SECRET}"',
+        f'private_key_file = "{tmp_path / "sf.pem"}"\nusername = "integration@tenant"',
+    )
+    ingest = load_settings(write(tmp_path, jwt), RENEWING_ENV).sources["ingest"]
+    assert ingest.private_key == pem.decode() and ingest.private_key in ingest.secrets()
+    assert "PRIVATE KEY" not in repr(ingest)
+    for name, words in (("not.pem", "is not an unencrypted PEM private key"),
+                        ("absent.pem", "cannot read")):  # fmt: skip
+        broken = jwt.replace(str(tmp_path / "sf.pem"), str(tmp_path / name))
+        with pytest.raises(ConfigError, match=rf"private_key_file: .*{words}"):
+            load_settings(write(tmp_path, broken), RENEWING_ENV)

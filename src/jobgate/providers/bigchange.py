@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -38,9 +38,10 @@ from jobgate.domain.bigchange import (
 from jobgate.domain.jobs import Provider
 from jobgate.domain.rules import unsupported
 from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
-from jobgate.providers.bigchange_auth import BigChangeAuth
 from jobgate.providers.bigchange_types import Found, JobTypeLoader
 from jobgate.providers.confirm import Change, Write, perform_change
+from jobgate.providers.credentials import Credentials, FixedToken
+from jobgate.providers.grants import client_credentials, renewing
 from jobgate.providers.http import UpstreamHTTP, build_http
 
 log = logging.getLogger("jobgate.upstream")
@@ -55,11 +56,8 @@ class BigChangeProvider(HttpProvider):
     provider = Provider.BIGCHANGE
     rules = RULES
 
-    def __init__(
-        self, source: str, http: UpstreamHTTP, auth: BigChangeAuth, *, type_ttl: float = 60.0
-    ) -> None:
+    def __init__(self, source: str, http: UpstreamHTTP, *, type_ttl: float = 60.0) -> None:
         super().__init__(source, http)
-        self.auth = auth
         self.job_types = JobTypeLoader(self._fetch_job_type, ttl=type_ttl)
 
     async def probe_call(self) -> httpx.Response:
@@ -139,7 +137,7 @@ class BigChangeProvider(HttpProvider):
 
     def _scrub(self, error: JobError) -> JobError:
         """Every error leaving the adapter loses the client secret and any access token."""
-        clean = self.auth.redact
+        clean = self.http.redact
         return replace(
             error,
             message=clean(error.message),
@@ -284,15 +282,28 @@ def _job_type_from(type_id: int, body: Mapping[str, Any]) -> BigChangeJobType:
 
 
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> BigChangeProvider:
-    # config requires all three for bigchange
-    assert settings.client_id and settings.client_secret and settings.customer_id
-    auth = BigChangeAuth(
-        source=settings.name,
-        transport=transport,
-        token_url=settings.token_url or f"{settings.base_url}/auth/tokens",
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        customer_id=settings.customer_id,
-        timeout=settings.timeout,
+    """OAuth2 client credentials (or a fixed token); every call also carries ``Customer-Id``."""
+    assert settings.customer_id is not None  # config requires it
+    customer_id = settings.customer_id
+
+    def sign(headers: MutableMapping[str, str], value: str) -> None:
+        headers["Authorization"] = f"Bearer {value}"
+        headers["Customer-Id"] = customer_id
+
+    credentials: Credentials
+    if settings.renews_tokens:
+        assert settings.client_id and settings.client_secret  # config requires them
+        client_id, secret = settings.client_id, settings.client_secret
+        credentials = renewing(
+            settings,
+            transport,
+            settings.token_url or f"{settings.base_url}/auth/tokens",
+            lambda endpoint: client_credentials(endpoint, client_id, secret),
+            sign=sign,
+        )
+    else:
+        assert settings.token is not None
+        credentials = FixedToken(settings.token, sign=sign)
+    return BigChangeProvider(
+        settings.name, build_http(settings, transport, credentials=credentials)
     )
-    return BigChangeProvider(settings.name, build_http(settings, transport, auth=auth), auth)

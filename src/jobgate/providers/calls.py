@@ -123,14 +123,23 @@ class CallGuard:
             on_transition=self._circuit_moved,
         )
         self._slots = asyncio.Semaphore(max_concurrency)
-        base = str(client.base_url).rstrip("/")
-        self._urls = functools.lru_cache(maxsize=URL_CACHE_SIZE)(
-            lambda path: httpx.URL(base + "/" + path.lstrip("/"))
-        )
+        self._base = ""
+        self.rebase(str(client.base_url))
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
         metrics().circuit_state.labels(source).set(CircuitState.CLOSED.level)
+
+    def rebase(self, base_url: str) -> None:
+        """Send later calls to ``base_url`` (Data Cloud learns its host from the token)."""
+        base = base_url.rstrip("/")
+        if base == self._base:
+            return
+        self._base = base
+        self.client.rebase(base)
+        self._urls = functools.lru_cache(maxsize=URL_CACHE_SIZE)(
+            lambda path: httpx.URL(base + "/" + path.lstrip("/"))
+        )
 
     async def send(self, call: Call) -> httpx.Response:
         """The upstream's answer, after retries for reads; failures raise ``JobFailure``.

@@ -2,10 +2,9 @@
 
 ``httpx.AsyncClient.send`` runs an auth flow, redirect handling, event hooks, cookie merging
 and an elapsed-time stream wrapper around every request: ~35 µs a call, a quarter of a job
-read's cost in the benchmark. A source whose client adds nothing but fixed headers (no
-``httpx.Auth``) needs none of it, so ``UpstreamClient.dispatch`` builds the same
-``httpx.Request`` itself and hands it straight to the transport. A client with an auth flow
-(BigChange's OAuth) always goes through ``send``.
+read's cost in the benchmark. jobgate's clients add nothing but fixed headers (tokens are
+signed in by the channel, ``credentials.py``), so ``UpstreamClient.dispatch`` builds the same
+``httpx.Request`` itself and hands it straight to the transport.
 """
 
 from __future__ import annotations
@@ -37,20 +36,18 @@ class UpstreamClient(httpx.AsyncClient):
     every response (~14 µs a call).
     """
 
-    def __init__(
-        self,
-        *,
-        transport: httpx.AsyncBaseTransport,
-        auth: httpx.Auth | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(transport=transport, auth=auth, **options)
-        self._direct = transport if auth is None else None
-        # What client.send would add to every request, worked out once; Host too, which httpx
-        # would add to each request from the (fixed) base URL.
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **options: Any) -> None:
+        super().__init__(transport=transport, **options)
+        self._direct = transport
+        self._fixed_extensions = {"timeout": self.timeout.as_dict()}
+        self.rebase(str(self.base_url))
+
+    def rebase(self, base_url: str) -> None:
+        """Send to ``base_url`` from now on (what client.send would add to every request is
+        worked out once per base: the Host header from it, the client's own headers)."""
+        self.base_url = httpx.URL(base_url)
         self._fixed_headers = httpx.Headers({"host": self.base_url.netloc.decode("ascii")})
         self._fixed_headers.update(self.headers)
-        self._fixed_extensions = {"timeout": self.timeout.as_dict()}
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -70,7 +67,7 @@ class UpstreamClient(httpx.AsyncClient):
         headers: Mapping[str, str],
     ) -> httpx.Response:
         """Send one request and read its whole answer, as ``client.request`` would."""
-        if self._direct is None or params:
+        if params:
             return await self.request(method, url, params=params, content=content, headers=headers)
         # Copying ready Headers skips normalising every fixed header again (~10 µs a call).
         request = httpx.Request(

@@ -1,17 +1,21 @@
 """One source's HTTP channel: what adapters call, and how a failure becomes a contract error.
 
-Every call goes through ``CallGuard`` (calls.py): a circuit breaker, a wait for one of the
-source's concurrency slots bounded by the request's deadline, a per-attempt timeout, and retries
-of reads that failed with a connect error, 429 or 502/503/504. Writes are never retried: one that
-fails after it may have reached the upstream (a timeout, a dropped connection) raises
-``WriteUncertain`` so that the adapter reads the job back instead of guessing.
+Every call is signed with the source's current token (``credentials.py``) and goes through
+``CallGuard`` (calls.py): a circuit breaker, a wait for one of the source's concurrency slots
+bounded by the request's deadline, a per-attempt timeout, and retries of reads that failed with a
+connect error, 429 or 502/503/504. Writes are never retried: one that fails after it may have
+reached the upstream (a timeout, a dropped connection) raises ``WriteUncertain`` so that the
+adapter reads the job back instead of guessing. The one repeat of any call, a write included, is
+after the upstream refused the token: it did nothing, the token is renewed, the call goes again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any, Unpack
 
 import httpx
@@ -22,10 +26,13 @@ from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
 from jobgate.providers.calls import Call, CallGuard, GuardOptions, WriteUncertain
 from jobgate.providers.client import UpstreamClient
+from jobgate.providers.credentials import Credentials, redact_all
 from jobgate.providers.errors import clip, error_from_response
 from jobgate.providers.resilience import CircuitBreaker
 
 __all__ = ["UpstreamHTTP", "WriteUncertain", "build_http", "collect_channels"]
+
+log = logging.getLogger("jobgate.upstream")
 
 _channels: ContextVar[list[UpstreamHTTP] | None] = ContextVar("jobgate_channels", default=None)
 
@@ -52,13 +59,14 @@ class UpstreamHTTP:
         timeout: float,
         max_concurrency: int,
         secrets: Sequence[str] = (),
+        credentials: Credentials | None = None,
         **options: Unpack[GuardOptions],
     ) -> None:
         self.source = source
         self.client = client
         self.timeout = timeout
-        # Redacting very short values would mangle ordinary words in upstream messages.
-        self._secrets = tuple(s for s in secrets if len(s) >= 8)
+        self.credentials = credentials  # None: calls go unsigned (the client's headers only)
+        self._secrets = tuple(secrets)
         self.guard = CallGuard(
             source,
             client,
@@ -78,9 +86,9 @@ class UpstreamHTTP:
         await self.client.aclose()
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        """``text`` without any configured secret or any token this source has used."""
+        held = self.credentials.secrets() if self.credentials is not None else ()
+        return redact_all(text, (*self._secrets, *held))
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> httpx.Response:
         return await self._send("GET", path, "read", params=params)
@@ -108,8 +116,31 @@ class UpstreamHTTP:
             headers["Content-Type"] = "application/json"
         if (request_id := request_id_var.get()) is not None:
             headers["X-Request-Id"] = request_id
+        credentials = self.credentials
+        if credentials is None:
+            call = Call(method, path, operation, params=params, content=content, headers=headers)
+            return await self.guard.send(call)
+        # A token failure raises here, before anything is sent.
+        token = credentials.current() or await credentials.token()
+        if token.base_url is not None:
+            self.guard.rebase(token.base_url)
+        credentials.sign(headers, token)
         call = Call(method, path, operation, params=params, content=content, headers=headers)
-        return await self.guard.send(call)
+        response = await self.guard.send(call)
+        if not credentials.refused(response):
+            return response
+        fresh = await credentials.renew(token)
+        if fresh is None:  # a fixed token: nothing else to try
+            return response
+        log.info(
+            "token refused, renewed and the call repeated",
+            extra={"source": self.source, "method": method, "path": path},
+        )
+        if fresh.base_url is not None:
+            self.guard.rebase(fresh.base_url)
+        signed = dict(headers)
+        credentials.sign(signed, fresh)
+        return await self.guard.send(replace(call, headers=signed))
 
     def _describe(self, exc: Exception) -> str:
         return self.redact(clip(str(exc) or type(exc).__name__, 200))
@@ -149,14 +180,13 @@ def build_http(
     transport: httpx.AsyncBaseTransport,
     *,
     headers: Mapping[str, str] | None = None,
-    auth: httpx.Auth | None = None,
+    credentials: Credentials | None = None,
 ) -> UpstreamHTTP:
     """The one way an adapter gets its client: base URL, timeouts, limits, retries, secrets."""
     client = UpstreamClient(
         base_url=settings.base_url,
         transport=transport,
         headers=dict(headers or {}),
-        auth=auth,
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         follow_redirects=False,
     )
@@ -166,6 +196,7 @@ def build_http(
         timeout=settings.timeout,
         max_concurrency=settings.max_concurrency,
         secrets=settings.secrets(),
+        credentials=credentials,
         retries=settings.retries,
         breaker_failures=settings.breaker_failures,
         breaker_cooldown=settings.breaker_cooldown,

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from jobgate.config import SourceSettings
 from jobgate.domain import (
@@ -58,6 +59,8 @@ from jobgate.providers.base import (
     text_field,
 )
 from jobgate.providers.confirm import Change, Open, Refused, Verdict, Write, perform_change
+from jobgate.providers.credentials import Credentials, FixedToken
+from jobgate.providers.grants import client_credentials, renewing
 from jobgate.providers.http import UpstreamHTTP, build_http
 
 _MISSING_JOB = re.compile(r"invalid job ?id|job .*(does not exist|not found)", re.IGNORECASE)
@@ -302,7 +305,41 @@ def _diagram_warning(diagram_id: str, error: JobError) -> JobWarning:
     )
 
 
+ARCGIS_TOKEN_URL = "https://www.arcgis.com/sharing/rest/oauth2/token"
+_ERROR_START = re.compile(rb'\s*\{\s*"error"\s*:')
+
+
+def refused_token(response: httpx.Response) -> bool:
+    """ArcGIS refuses an expired or invalid token with 401, 498 or 499, or with an error
+    object coded 498/499 in a 200 or 400 body."""
+    status = response.status_code
+    if status in (401, 498, 499):
+        return True
+    if status not in (200, 400, 403) or not _ERROR_START.match(response.content[:64]):
+        return False
+    try:
+        error = orjson.loads(response.content).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return False
+    return isinstance(error, dict) and str(error.get("code")) in _TOKEN_CODES
+
+
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> WorkflowManagerProvider:
-    assert settings.token is not None  # config requires it
-    http = build_http(settings, transport, headers={"Authorization": f"Bearer {settings.token}"})
+    """A fixed ArcGIS token, or an OAuth app's client credentials (ArcGIS Online's token URL
+    unless ``token_url`` names a portal's)."""
+    credentials: Credentials
+    if settings.renews_tokens:
+        assert settings.client_id and settings.client_secret  # config requires them
+        client_id, secret = settings.client_id, settings.client_secret
+        credentials = renewing(
+            settings,
+            transport,
+            settings.token_url or ARCGIS_TOKEN_URL,
+            lambda endpoint: client_credentials(endpoint, client_id, secret, extra={"f": "json"}),
+            refused=refused_token,
+        )
+    else:
+        assert settings.token is not None
+        credentials = FixedToken(settings.token, refused=refused_token)
+    http = build_http(settings, transport, credentials=credentials)
     return WorkflowManagerProvider(settings.name, http, running_statuses=settings.running_statuses)

@@ -29,6 +29,7 @@ from jobgate.simulators.bigchange_store import (
     seed,
 )
 from jobgate.simulators.common import bearer_token, json_body, json_response
+from jobgate.simulators.oauth import seconds
 
 __all__ = [
     "DEMO_CLIENT_ID",
@@ -121,7 +122,7 @@ def create_app(store: BigChangeStore | None = None) -> Starlette:
             {
                 "access_token": value,
                 "token_type": "Bearer",
-                "expires_in": store.token_lifetime,
+                "expires_in": seconds(store.token_lifetime),
                 "scope": " ".join(sorted(token.scopes)),
             }
         )

@@ -103,7 +103,7 @@ class BigChangeStore:
     )
     clients: dict[str, tuple[str, frozenset[str]]] = field(default_factory=_clients)
     customer_id: str = DEMO_CUSTOMER_ID
-    token_lifetime: int = 3600
+    token_lifetime: float = 3600
     tokens: dict[str, Token] = field(default_factory=dict)
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(2001))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -18,11 +17,6 @@ def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def has_token(request: Request, accepted: Collection[str]) -> bool:
-    token = bearer_token(request)
-    return token is not None and token in accepted
 
 
 async def json_body(request: Request) -> Any:

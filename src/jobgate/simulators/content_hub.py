@@ -7,11 +7,18 @@ job, must carry ``condition``, ``file_count``, ``scope`` (when the job has one) 
 ``state_description`` (unless it is null) equal to the stored job, and may carry nothing else;
 anything else is the vendor's 403 ``{"Message": ..}``. Only ``state`` changes. To reproduce a
 ``204`` that changed nothing, put a job's id in ``ContentHubStore.ignore_cancels``.
+
+Auth: ``POST /oauth/token`` (form) with ``grant_type=password`` (client_id, client_secret,
+username, password) or ``grant_type=refresh_token`` answers ``access_token``, ``refresh_token``
+and ``expires_in`` (``ContentHubStore.tokens.lifetime``, an hour by default); an expired or
+unknown bearer token is ``401`` with the vendor's ``{"Message": ..}``. The legacy
+``X-Auth-Token`` header takes the fixed token, which never expires.
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,8 +31,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from jobgate.simulators.common import bearer_token, json_body, json_response
+from jobgate.simulators.oauth import TokenBook, form_of, same_secret, seconds
 
 DEMO_TOKEN = "demo-content-hub-token"
+DEMO_CLIENT_ID = "jobgate-demo"
+DEMO_CLIENT_SECRET = "demo-content-hub-client-secret-8Hn2"
+DEMO_USERNAME = "integration@tenant.test"
+DEMO_PASSWORD = "demo-content-hub-password-Qz41"
 PREFIX = "/api/fetchjobs"
 TENANT = "https://tenant.contenthub.test"  # the host in the links the simulator writes
 STATES = ("Created", "Pending", "InProgress", "Completed", "Cancelled")
@@ -102,6 +114,10 @@ class ContentHubStore:
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     ignore_cancels: set[int] = field(default_factory=set)  # answered 204, left Pending
     received_puts: list[tuple[int, Any]] = field(default_factory=list)  # (id, body) as sent
+    tokens: TokenBook = field(default_factory=lambda: TokenBook(fixed={DEMO_TOKEN}))
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token -> client id
+    clients: dict[str, str] = field(default_factory=lambda: {DEMO_CLIENT_ID: DEMO_CLIENT_SECRET})
+    users: dict[str, str] = field(default_factory=lambda: {DEMO_USERNAME: DEMO_PASSWORD})
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(6400))
 
     def add(
@@ -175,16 +191,50 @@ def seed(store: ContentHubStore) -> None:
     store.add("Pending", job_id=6168, state_description={"en-US": "Waiting"})
 
 
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    return json_response({"error": error, "error_description": description}, status)
+
+
 def create_app(
     store: ContentHubStore | None = None, tokens: Collection[str] = (DEMO_TOKEN,)
 ) -> Starlette:
     store = store if store is not None else ContentHubStore()
-    accepted = frozenset(tokens)
+    store.tokens.fixed.update(tokens)
 
     def authorized(request: Request) -> Response | None:
-        # OAuth bearer tokens and the legacy X-Auth-Token header are both accepted.
-        token = bearer_token(request) or request.headers.get("x-auth-token", "").strip()
-        return None if token in accepted else json_response(DENIED, 401)
+        bearer = bearer_token(request)
+        if bearer is not None:
+            return None if store.tokens.valid(bearer) else json_response(DENIED, 401)
+        legacy = request.headers.get("x-auth-token", "").strip()  # never expires
+        return None if legacy in store.tokens.fixed else json_response(DENIED, 401)
+
+    async def issue_token(request: Request) -> Response:
+        form = await form_of(request)
+        if form is None:
+            return _oauth_error("invalid_request", "The request must be form-encoded.")
+        client = form.get("client_id", "")
+        if not same_secret(store.clients.get(client), form.get("client_secret")):
+            return _oauth_error("invalid_client", "The client credentials are invalid.", 401)
+        grant = form.get("grant_type")
+        if grant == "password":
+            user = form.get("username", "")
+            if not same_secret(store.users.get(user), form.get("password")):
+                return _oauth_error("invalid_grant", "The user name or password is incorrect.")
+        elif grant == "refresh_token":
+            if store.refresh_tokens.pop(form.get("refresh_token", ""), None) != client:
+                return _oauth_error("invalid_grant", "The refresh token is invalid or expired.")
+        else:
+            return _oauth_error("unsupported_grant_type", "Use password or refresh_token.")
+        refresh = secrets.token_urlsafe(24)
+        store.refresh_tokens[refresh] = client
+        return json_response(
+            {
+                "access_token": store.tokens.issue("ch_"),
+                "token_type": "bearer",
+                "expires_in": seconds(store.tokens.lifetime),
+                "refresh_token": refresh,
+            }
+        )
 
     async def list_or_create(request: Request) -> Response:
         if (denied := authorized(request)) is not None:
@@ -236,6 +286,7 @@ def create_app(
 
     app = Starlette(
         routes=[
+            Route("/oauth/token", issue_token, methods=["POST"]),
             Route(PREFIX, list_or_create, methods=["GET", "POST"]),
             Route(PREFIX + "/{job_id}", one_job, methods=["GET", "PUT", "DELETE"]),
         ]

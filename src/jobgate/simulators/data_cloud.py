@@ -5,24 +5,41 @@ UploadComplete -> InProgress -> JobComplete | Failed. Errors are Salesforce's JS
 Jobs have the documented shape: the job-info answer (GET /jobs/{id}, and the PATCH's 200) adds
 ``contentUrl``, ``retries`` and ``totalProcessingTime`` to what a list shows; ``apiVersion`` is
 "v1" or the number 1, and ``sourceName`` may be absent.
+
+Auth, in Salesforce's two steps: ``POST /services/oauth2/token`` (client credentials, or the JWT
+bearer flow with an assertion signed by a key registered for the client) answers a Salesforce
+token with the ``instance_url`` where it can be exchanged; ``POST /services/a360/token``
+exchanges such a token, once, for a Data Cloud token with ``expires_in``
+(``DataCloudStore.tokens.lifetime``) and the ``instance_url`` of the Ingestion API. Both
+instance URLs are this simulator's own address. An expired or unknown Data Cloud token is ``401``
+``[{"errorCode": "INVALID_SESSION_ID", ..}]``.
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from jobgate.simulators.common import has_token, json_body, json_response
+from jobgate.simulators.common import bearer_token, json_body, json_response
+from jobgate.simulators.oauth import TokenBook, form_of, same_secret, seconds
 
 DEMO_TOKEN = "demo-data-cloud-token"
+DEMO_CLIENT_ID = "3MVG9jobgateDemoConsumerKey"
+DEMO_CLIENT_SECRET = "demo-salesforce-consumer-secret-7Kw3"
+DEMO_USERNAME = "integration@tenant.test"
+EXCHANGE_GRANT = "urn:salesforce:grant-type:external:cdp"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 PREFIX = "/api/v1/ingest/jobs"
 STATES = ("Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted")
 # What a PATCH may do: only an Open job moves, and only to these states.
@@ -52,6 +69,13 @@ def _error(status: int, code: str, message: str) -> Response:
 @dataclass
 class DataCloudStore:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: TokenBook = field(default_factory=lambda: TokenBook(lifetime=7199, fixed={DEMO_TOKEN}))
+    # Salesforce tokens not yet exchanged: each can be exchanged once.
+    core_tokens: set[str] = field(default_factory=set)
+    clients: dict[str, str] = field(default_factory=lambda: {DEMO_CLIENT_ID: DEMO_CLIENT_SECRET})
+    # client id -> the PEM public key that verifies its JWT bearer assertions.
+    jwt_keys: dict[str, str] = field(default_factory=dict)
+    users: set[str] = field(default_factory=lambda: {DEMO_USERNAME})
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(
@@ -124,14 +148,95 @@ def seed(store: DataCloudStore) -> None:
     store.add("Aborted", object="Account", job_id="7505e000001NLkVAAW", created=day.format(8, 30))
 
 
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    return json_response({"error": error, "error_description": description}, status)
+
+
+def _instance_url(request: Request) -> str:
+    """Where this simulator is served: the request's URL without the token endpoint's path."""
+    url = str(request.url.replace(query=""))
+    return url[: url.index("/services/")]
+
+
+def _assertion_refusal(store: DataCloudStore, assertion: str, audience: str) -> str | None:
+    """Why a JWT bearer assertion is refused, or None."""
+    try:
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return "The assertion is not a JWT."
+    key = store.jwt_keys.get(str(unverified.get("iss")))
+    if key is None:
+        return "The assertion's issuer is not a known consumer key."
+    try:
+        claims = jwt.decode(
+            assertion,
+            key,
+            algorithms=["RS256"],
+            audience=[audience, "https://login.salesforce.com", "https://test.salesforce.com"],
+            options={"require": ["exp", "sub", "aud"]},
+        )
+    except jwt.PyJWTError:
+        return "The assertion does not verify."
+    return None if claims["sub"] in store.users else "The user is not approved for this app."
+
+
 def create_app(
     store: DataCloudStore | None = None, tokens: Collection[str] = (DEMO_TOKEN,)
 ) -> Starlette:
     store = store if store is not None else DataCloudStore()
-    accepted = frozenset(tokens)
+    store.tokens.fixed.update(tokens)
 
     def authorized(request: Request) -> Response | None:
-        return None if has_token(request, accepted) else json_response(INVALID_SESSION, 401)
+        valid = store.tokens.valid(bearer_token(request))
+        return None if valid else json_response(INVALID_SESSION, 401)
+
+    async def salesforce_token(request: Request) -> Response:
+        form = await form_of(request)
+        if form is None:
+            return _oauth_error("invalid_request", "The request must be form-encoded.")
+        grant = form.get("grant_type")
+        if grant == "client_credentials":
+            client = form.get("client_id", "")
+            if not same_secret(store.clients.get(client), form.get("client_secret")):
+                return _oauth_error("invalid_client", "invalid client credentials")
+        elif grant == JWT_BEARER_GRANT:
+            refusal = _assertion_refusal(store, form.get("assertion", ""), _instance_url(request))
+            if refusal is not None:
+                return _oauth_error("invalid_grant", refusal)
+        else:
+            return _oauth_error("unsupported_grant_type", "grant type not supported")
+        core = "00D" + secrets.token_urlsafe(24)
+        store.core_tokens.add(core)
+        instance = _instance_url(request)
+        return json_response(
+            {
+                "access_token": core,
+                "signature": secrets.token_urlsafe(16),
+                "scope": "cdp_ingest_api api",
+                "instance_url": instance,
+                "id": f"{instance}/id/00D000000000001/005000000000001",
+                "token_type": "Bearer",
+                "issued_at": str(int(time.time() * 1000)),
+            }
+        )
+
+    async def data_cloud_token(request: Request) -> Response:
+        form = await form_of(request)
+        if form is None or form.get("grant_type") != EXCHANGE_GRANT:
+            return _oauth_error("unsupported_grant_type", "grant type not supported")
+        subject = form.get("subject_token", "")
+        if subject not in store.core_tokens:  # unknown, or exchanged already
+            return _oauth_error("invalid_grant", "The subject token is invalid or was used.")
+        store.core_tokens.discard(subject)
+        return json_response(
+            {
+                "access_token": store.tokens.issue("dc_"),
+                "instance_url": _instance_url(request),
+                "token_type": "Bearer",
+                "issued_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                "expires_in": seconds(store.tokens.lifetime),
+            }
+        )
 
     async def list_or_create(request: Request) -> Response:
         if (denied := authorized(request)) is not None:
@@ -197,6 +302,8 @@ def create_app(
 
     app = Starlette(
         routes=[
+            Route("/services/oauth2/token", salesforce_token, methods=["POST"]),
+            Route("/services/a360/token", data_cloud_token, methods=["POST"]),
             Route(PREFIX, list_or_create, methods=["GET", "POST"]),
             Route(PREFIX + "/{job_id}", one_job, methods=["GET", "PATCH", "DELETE"]),
             Route(PREFIX + "/{job_id}/batches", upload_batch, methods=["PUT"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -38,6 +39,9 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         self.inner = inner
         self.faults: list[Fault] = []
         self.delivered: Counter[tuple[str, str]] = Counter()
+        # Runs just before a request is delivered: what the upstream does between two calls
+        # (a token expiring, another user changing the job) is otherwise hard to stage.
+        self.before_delivery: Callable[[httpx.Request], None] | None = None
 
     def add(self, fault: Fault) -> Fault:
         self.faults.append(fault)
@@ -92,6 +96,8 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         raise ValueError(f"unknown fault kind {fault.kind!r}")
 
     async def _deliver(self, request: httpx.Request) -> httpx.Response:
+        if self.before_delivery is not None:
+            self.before_delivery(request)
         self.delivered[request.method, request.url.path] += 1
         return await self.inner.handle_async_request(request)
 

@@ -26,16 +26,29 @@ class SimulatedVendor:
     source: str  # the demo's source name, which prefixes job ids
     mount: str  # where the suite serves it
     app: Starlette
-    options: dict[str, Any] = field(default_factory=dict)  # credentials etc. for SourceSettings
+    # Credentials etc. for SourceSettings; "{root}" in a value is where the vendor is served.
+    options: dict[str, Any] = field(default_factory=dict)
     base_path: str = ""  # appended to the mount to form the source's base_url
+    # Data Cloud: no base_url in the config; the token exchange's instance_url is used.
+    base_from_token: bool = False
 
     @property
     def store(self) -> Any:
         return self.app.state.store
 
-    def source_settings(self, origin: str, **overrides: Any) -> SourceSettings:
-        values = {"base_url": origin.rstrip("/") + self.mount + self.base_path, **self.options}
+    def config(self, origin: str, **overrides: Any) -> dict[str, Any]:
+        """The source's config keys (what a [sources.<name>] table would hold)."""
+        root = origin.rstrip("/") + self.mount
+        values: dict[str, Any] = {}
+        if not self.base_from_token or "token" in overrides:  # a fixed token needs a base_url
+            values["base_url"] = root + self.base_path
+        for key, value in self.options.items():
+            values[key] = value.format(root=root) if isinstance(value, str) else value
         values.update(overrides)
+        return values
+
+    def source_settings(self, origin: str, **overrides: Any) -> SourceSettings:
+        values = self.config(origin, **overrides)
         return SourceSettings(name=self.source, provider=self.provider, **values)
 
 
@@ -58,14 +71,24 @@ def build_vendors(*, seeded: bool = True) -> list[SimulatedVendor]:
             source="ingest",
             mount="/data-cloud",
             app=data_cloud.create_app(dc_store),
-            options={"token": data_cloud.DEMO_TOKEN},
+            options={
+                "login_url": "{root}",
+                "client_id": data_cloud.DEMO_CLIENT_ID,
+                "client_secret": data_cloud.DEMO_CLIENT_SECRET,
+            },
+            base_from_token=True,
         ),
         SimulatedVendor(
             provider=Provider.CONTENT_HUB,
             source="hub",
             mount="/content-hub",
             app=content_hub.create_app(hub_store),
-            options={"token": content_hub.DEMO_TOKEN},
+            options={
+                "client_id": content_hub.DEMO_CLIENT_ID,
+                "client_secret": content_hub.DEMO_CLIENT_SECRET,
+                "username": content_hub.DEMO_USERNAME,
+                "password": content_hub.DEMO_PASSWORD,
+            },
         ),
         SimulatedVendor(
             provider=Provider.BIGCHANGE,
@@ -84,7 +107,11 @@ def build_vendors(*, seeded: bool = True) -> list[SimulatedVendor]:
             mount="/workflow-manager",
             base_path="/demoOrg/demoItem",
             app=workflow_manager.create_app(wm_store),
-            options={"token": workflow_manager.DEMO_TOKEN},
+            options={
+                "client_id": workflow_manager.DEMO_CLIENT_ID,
+                "client_secret": workflow_manager.DEMO_CLIENT_SECRET,
+                "token_url": "{root}" + workflow_manager.TOKEN_PATH,
+            },
         ),
     ]
 
@@ -104,7 +131,6 @@ def config_toml(vendors: list[SimulatedVendor], origin: str) -> str:
     lines: list[str] = []
     for vendor in vendors:
         lines += [f"[sources.{vendor.source}]", f'provider = "{vendor.provider.value}"']
-        lines.append(f'base_url = "{origin.rstrip("/")}{vendor.mount}{vendor.base_path}"')
-        lines += [f'{key} = "{value}"' for key, value in vendor.options.items()]
+        lines += [f'{key} = "{value}"' for key, value in vendor.config(origin).items()]
         lines.append("")
     return "\n".join(lines)

@@ -4,8 +4,11 @@ Served under ``/{orgId}/{itemId}``; any org and item address the one store. Beha
 does not document, as chosen here:
 
 * Token: ``Authorization: Bearer`` or ``?token=``. A missing token answers ``401``
-  ``{"error":{"code":499,"message":"Token Required."}}``, an unknown one ``401``
-  ``{"error":{"code":498,"message":"Invalid token."}}``.
+  ``{"error":{"code":499,"message":"Token Required."}}``, an unknown or expired one ``401``
+  ``{"error":{"code":498,"message":"Invalid token."}}``. ArcGIS's OAuth endpoint is served at
+  ``/sharing/rest/oauth2/token`` (client credentials; ``expires_in`` is
+  ``WorkflowManagerStore.issued.lifetime``); refused credentials are a ``400`` with ArcGIS's
+  error object.
 * Unknown job (read, run/stop): ``404`` with the exception DTO, ``error.type``
   ``"InvalidJobId"`` and the message ``"Invalid job id '<id>': the job does not exist."``.
 * Manage: a token lacking the type's privilege (jobClose, jobReopenClosed, jobUpgrade,
@@ -35,8 +38,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from jobgate.simulators.common import bearer_token, json_body, json_response
+from jobgate.simulators.oauth import form_of, same_secret, seconds
 from jobgate.simulators.workflow_manager_store import (
     ALL_PRIVILEGES,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
     DEMO_TOKEN,
     MANAGE_PRIVILEGES,
     SCENARIOS,
@@ -47,6 +53,8 @@ from jobgate.simulators.workflow_manager_store import (
 
 __all__ = [
     "ALL_PRIVILEGES",
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
     "DEMO_TOKEN",
     "SCENARIOS",
     "WorkflowManagerStore",
@@ -56,6 +64,7 @@ __all__ = [
 ]
 
 BASE = "/{org_id}/{item_id}"
+TOKEN_PATH = "/sharing/rest/oauth2/token"
 JOB_FIELDS = (
     "jobId",
     "jobName",
@@ -78,6 +87,12 @@ _QUOTED = re.compile(r"'([^']*)'")
 
 def error(status: int, message: str, kind: str | int, key: str = "type") -> Response:
     return json_response({"error": {key: kind, "message": message, "details": []}}, status)
+
+
+def _token_error(kind: str, message: str) -> Response:
+    """ArcGIS's OAuth error: its error object, with the OAuth code beside its own."""
+    body = {"code": 400, "error": kind, "error_description": message, "message": message}
+    return json_response({"error": {**body, "details": []}}, 400)
 
 
 def _bad_json(message: str) -> Response:
@@ -136,9 +151,21 @@ def create_app(store: WorkflowManagerStore | None = None) -> Starlette:
         token = bearer_token(request) or request.query_params.get("token")
         if not token:
             return error(401, "Token Required.", 499, key="code")
-        if token not in store.tokens:
-            return error(401, "Invalid token.", 498, key="code")
-        return store.tokens[token]
+        if token in store.tokens:
+            return store.tokens[token]
+        if store.issued.valid(token):
+            return ALL_PRIVILEGES
+        return error(401, "Invalid token.", 498, key="code")
+
+    async def issue_token(request: Request) -> Response:
+        form = await form_of(request)
+        client = (form or {}).get("client_id", "")
+        if form is None or form.get("grant_type") != "client_credentials":
+            return _token_error("unsupported_grant_type", "Use grant_type=client_credentials.")
+        if not same_secret(store.clients.get(client), form.get("client_secret")):
+            return _token_error("invalid_client_id", "Invalid client_id")
+        lifetime = seconds(store.issued.lifetime)
+        return json_response({"access_token": store.issued.issue("wm_"), "expires_in": lifetime})
 
     async def get_job(request: Request) -> Response:
         if isinstance(denied := privileges(request), Response):
@@ -201,6 +228,7 @@ def create_app(store: WorkflowManagerStore | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            Route(TOKEN_PATH, issue_token, methods=["POST"]),
             Route(BASE + "/jobs/search", search_jobs, methods=["POST"]),
             Route(BASE + "/jobs/manage", manage_jobs, methods=["POST"]),
             Route(BASE + "/jobs/{job_id}", get_job, methods=["GET"]),

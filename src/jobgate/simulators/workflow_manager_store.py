@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from jobgate.simulators.oauth import TokenBook
+
 DEMO_TOKEN = "demo-workflow-token"
+DEMO_CLIENT_ID = "jobgateDemoApp"
+DEMO_CLIENT_SECRET = "demo-arcgis-app-secret-4Lp8"
 # The privilege each manage type needs (PROVIDERS.md §4).
 MANAGE_PRIVILEGES = {
     "Close": "jobClose",
@@ -36,8 +40,11 @@ class WorkflowManagerStore:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # diagram id -> its versions, oldest first; version n is at index n - 1.
     diagrams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # token -> the privileges its user holds; tests add tokens lacking some.
+    # token -> the privileges its user holds; tests add tokens lacking some. These never expire.
     tokens: dict[str, frozenset[str]] = field(default_factory=lambda: {DEMO_TOKEN: ALL_PRIVILEGES})
+    # Tokens the OAuth endpoint issues (to apps holding every privilege), and when they expire.
+    issued: TokenBook = field(default_factory=lambda: TokenBook(lifetime=7200))
+    clients: dict[str, str] = field(default_factory=lambda: {DEMO_CLIENT_ID: DEMO_CLIENT_SECRET})
     # Test hook run just before a manage request is applied: another user acting between a
     # client's read and its manage (for example starting the job) is otherwise hard to stage.
     before_manage: Callable[[], None] | None = None
