@@ -32,7 +32,7 @@ C, R, U, D = JobAction.CLOSE, JobAction.REOPEN, JobAction.UPGRADE, JobAction.DEL
 TYPES = {C: "Close", R: "Reopen", U: "Upgrade", D: "Delete"}
 # Written out rather than taken from RULES, so the table is checked against the simulator.
 ALLOWED = {
-    "open": {C, U, D},
+    "open": {C, D},  # already on the latest diagram version: nothing to upgrade
     "open-upgradable": {C, U, D},
     "open-outdated-step": {C, D},
     "running": set(),
@@ -346,7 +346,9 @@ async def test_changes_seen_after_a_500_are_reported() -> None:
         [unchanged] = await provider.perform(manage(R), ["j4Cl2"])
     assert isinstance(upgraded, Job) and isinstance(upgraded.details, WorkflowManagerDetails)
     assert upgraded.details.diagram_version == 3
-    assert isinstance(current, Job), "already on the latest version: the target state is seen"
+    # Already on the latest version: an upgrade would be a no-op, so it is refused up front.
+    assert isinstance(current, JobError) and current.code is ErrorCode.INVALID_STATE
+    assert "already on the latest diagram version" in current.message
     assert isinstance(unchanged, JobError) and unchanged.code is ErrorCode.UPSTREAM_UNAVAILABLE
     assert unchanged.message.startswith("Internal Server Error")
     assert "does not show the reopen" in unchanged.message
@@ -403,6 +405,7 @@ async def test_read_maps_status_details_and_missing_jobs() -> None:
     assert (step.assigned_type, step.assigned_to) == ("User", "ana")
     assert (step.can_skip, step.manual_hold, step.dependencies) == (False, False, False)
     assert isinstance(upgradable, Job) and upgradable.allowed_actions == {C, U, D}
+    assert first.allowed_actions == {C, D}, "on the latest version: nothing to upgrade"
     assert isinstance(outdated, Job) and outdated.allowed_actions == {C, D}
     assert outdated.details.steps_in_latest_diagram is False  # type: ignore[attr-defined]
     assert isinstance(closed, Job) and closed.details.latest_diagram_version is None  # type: ignore[attr-defined]
@@ -411,13 +414,17 @@ async def test_read_maps_status_details_and_missing_jobs() -> None:
 async def test_a_newer_diagram_version_changes_what_an_open_job_accepts() -> None:
     sim = fresh(seeded=True)
     async with wm(sim) as (provider, _, _):
-        [before] = await provider.read_jobs(["j1Xo9"])
+        [current] = await provider.read_jobs(["j1Xo9"])  # on d1 v3, the latest
+        sim.store.publish_diagram_version("d1")  # v4 keeps its step s1: it may upgrade
+        [newer] = await provider.read_jobs(["j1Xo9"])
         sim.store.publish_diagram_version("d1", {"s2": "QA review", "s3": "Publish"})
-        [after] = await provider.read_jobs(["j1Xo9"])
+        [after] = await provider.read_jobs(["j1Xo9"])  # v5 dropped s1: it may not
         [refused] = await provider.perform(manage(U), ["j1Xo9"])
-    assert isinstance(before, Job) and U in before.allowed_actions
+    assert isinstance(current, Job) and U not in current.allowed_actions
+    assert isinstance(newer, Job) and U in newer.allowed_actions
     assert isinstance(after, Job) and U not in after.allowed_actions
     assert isinstance(refused, JobError) and refused.code is ErrorCode.INVALID_STATE
+    assert "missing from the latest diagram" in refused.message
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ async def test_other_mutations_are_unsupported_without_a_call(gw: Gateway) -> No
 
 
 EXPECTED = {
-    "open": ("OPEN", "Ready", ["CLOSE", "DELETE", "UPGRADE"], 2, True),
+    "open": ("OPEN", "Ready", ["CLOSE", "DELETE"], 2, True),
     "open-upgradable": ("OPEN", "Ready", ["CLOSE", "DELETE", "UPGRADE"], 1, True),
     "open-outdated-step": ("OPEN", "Ready", ["CLOSE", "DELETE"], 1, False),
     "running": ("IN_PROGRESS", "Working", [], 2, True),

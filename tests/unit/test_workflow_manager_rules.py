@@ -9,6 +9,7 @@ from jobgate.domain.workflow_manager import (
     CLOSED,
     OPEN,
     OPEN_DIAGRAM_UNKNOWN,
+    OPEN_LATEST,
     OPEN_OUTDATED_STEP,
     RULES,
     RUNNING,
@@ -52,6 +53,7 @@ def test_rule_key(closed: bool, running: bool, in_latest: bool | None, key: str)
         (OPEN, JobStatus.OPEN, {C, U, D}),
         (OPEN_OUTDATED_STEP, JobStatus.OPEN, {C, D}),
         (OPEN_DIAGRAM_UNKNOWN, JobStatus.OPEN, {C, D}),
+        (OPEN_LATEST, JobStatus.OPEN, {C, D}),
         (RUNNING, JobStatus.IN_PROGRESS, set()),
         (CLOSED, JobStatus.CLOSED, {R, D}),
     ],
@@ -80,6 +82,14 @@ def test_refusal_names_the_reason_and_the_job_status() -> None:
     assert upgrade is not None and "missing from the latest diagram" in upgrade.message
     again = refusal(C, CLOSED, "Closed")
     assert again is not None and "already closed" in again.message
+
+
+def test_a_job_on_the_latest_version_has_nothing_to_upgrade() -> None:
+    assert (
+        rule_key(closed=False, running=False, steps_in_latest=True, on_latest=True) == OPEN_LATEST
+    )
+    refused = refusal(U, OPEN_LATEST, "Ready")
+    assert refused is not None and "already on the latest diagram version" in refused.message
 
 
 def test_steps_in_diagram() -> None:

@@ -17,7 +17,8 @@ from jobgate.domain.rules import StateTable, unsupported
 # assignment). When the latest diagram could not be read, whether Upgrade is possible is unknown.
 CLOSED = "closed"
 RUNNING = "running"
-OPEN = "open"
+OPEN = "open"  # on an older diagram version whose latest still has its current steps
+OPEN_LATEST = "open-latest"  # already on the latest diagram version
 OPEN_OUTDATED_STEP = "open-outdated-step"
 OPEN_DIAGRAM_UNKNOWN = "open-diagram-unknown"
 
@@ -26,12 +27,14 @@ DEFAULT_RUNNING_STATUSES = ("Working",)
 MANAGED = frozenset({JobAction.CLOSE, JobAction.REOPEN, JobAction.UPGRADE, JobAction.DELETE})
 
 # Close and Delete are refused while running, Reopen while open, Upgrade while closed, running,
-# or when the current step is missing from the latest diagram. Closing a closed job is refused
-# here too: the upstream would only answer a no-op, which the caller cannot tell from a close.
+# or when the current step is missing from the latest diagram. Closing a closed job and
+# upgrading a job already on the latest version are refused here too: the upstream would only
+# answer a no-op, which the caller cannot tell from the change.
 RULES = StateTable(
     provider=Provider.WORKFLOW_MANAGER,
     statuses={
         OPEN: JobStatus.OPEN,
+        OPEN_LATEST: JobStatus.OPEN,
         OPEN_OUTDATED_STEP: JobStatus.OPEN,
         OPEN_DIAGRAM_UNKNOWN: JobStatus.OPEN,
         RUNNING: JobStatus.IN_PROGRESS,
@@ -39,6 +42,7 @@ RULES = StateTable(
     },
     allowed={
         OPEN: frozenset({JobAction.CLOSE, JobAction.UPGRADE, JobAction.DELETE}),
+        OPEN_LATEST: frozenset({JobAction.CLOSE, JobAction.DELETE}),
         OPEN_OUTDATED_STEP: frozenset({JobAction.CLOSE, JobAction.DELETE}),
         OPEN_DIAGRAM_UNKNOWN: frozenset({JobAction.CLOSE, JobAction.DELETE}),
         RUNNING: frozenset(),
@@ -60,6 +64,7 @@ _WHY = {
     CLOSED: "it is closed",
     RUNNING: "it is running (its job status is one of the source's running statuses)",
     OPEN: "it is open",
+    OPEN_LATEST: "it is already on the latest diagram version",
     OPEN_OUTDATED_STEP: "its current step is missing from the latest diagram version",
     OPEN_DIAGRAM_UNKNOWN: "its latest diagram version could not be read",
 }
@@ -109,10 +114,12 @@ class WorkflowManagerDetails(JobDetails):
 
 def key_of(details: WorkflowManagerDetails) -> str:
     """The ``RULES`` key of a job as read."""
+    latest = details.latest_diagram_version
     return rule_key(
         closed=details.closed,
         running=details.running,
         steps_in_latest=details.steps_in_latest_diagram,
+        on_latest=latest is not None and details.diagram_version == latest,
     )
 
 
@@ -121,13 +128,17 @@ def steps_in_diagram(steps: Iterable[CurrentStep], diagram_step_ids: Collection[
     return all(step.step_id in diagram_step_ids for step in steps)
 
 
-def rule_key(*, closed: bool, running: bool, steps_in_latest: bool | None) -> str:
+def rule_key(
+    *, closed: bool, running: bool, steps_in_latest: bool | None, on_latest: bool = False
+) -> str:
     if closed:
         return CLOSED
     if running:
         return RUNNING
     if steps_in_latest is None:
         return OPEN_DIAGRAM_UNKNOWN
+    if on_latest:
+        return OPEN_LATEST
     return OPEN if steps_in_latest else OPEN_OUTDATED_STEP
 
 
