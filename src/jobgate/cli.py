@@ -91,7 +91,10 @@ def _schema() -> int:
 
 def _check_config(path: str) -> int:
     settings = load_settings(path)
-    names = ", ".join(f"{n} ({s.provider.value})" for n, s in settings.sources.items())
+    names = ", ".join(
+        f"{n} ({s.provider.value}, {'fixed token' if s.token else 'renews its tokens'})"
+        for n, s in settings.sources.items()
+    )
     print(f"{path}: OK — {len(settings.sources)} source(s): {names}")
     if not settings.auth.enabled:
         print(f"jobgate: WARNING: {path} has no [auth] table: the gateway is open", file=sys.stderr)

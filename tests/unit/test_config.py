@@ -148,6 +148,8 @@ def test_check_config_command(tmp_path: Path) -> None:
     ok = run_cli("check-config", str(write(tmp_path, GOOD)), env=env)
     assert ok.returncode == 0, ok.stderr
     assert "4 source(s)" in ok.stdout
+    assert "hub (content-hub, fixed token)" in ok.stdout
+    assert "field (bigchange, renews its tokens)" in ok.stdout
 
     bad = run_cli(
         "check-config", str(write(tmp_path, GOOD.replace("${DC_TOKEN}", "${NOPE_X}"))), env=env
