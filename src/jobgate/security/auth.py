@@ -37,7 +37,6 @@ _JWT_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.ImmatureSignatureError, "The token is not valid yet."),
     (jwt.InvalidAudienceError, "The token is for another audience."),
     (jwt.InvalidIssuerError, "The token is from another issuer."),
-    (jwt.MissingRequiredClaimError, "The token lacks a required claim (exp)."),
     (jwt.InvalidAlgorithmError, "The token's algorithm is not accepted."),
     (jwt.InvalidSignatureError, "The token's signature does not verify."),
 )
@@ -100,6 +99,11 @@ def _credential(headers: Headers) -> str:
 
 
 def _verify_jwt(token: str, settings: JwtSettings) -> Principal:
+    required = ["exp"]
+    if settings.audience is not None:
+        required.append("aud")
+    if settings.issuer is not None:
+        required.append("iss")
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -108,8 +112,12 @@ def _verify_jwt(token: str, settings: JwtSettings) -> Principal:
             audience=settings.audience,
             issuer=settings.issuer,
             leeway=settings.leeway,
-            options={"require": ["exp"], "verify_aud": settings.audience is not None},
+            options={"require": required, "verify_aud": settings.audience is not None},
         )
+    except jwt.MissingRequiredClaimError as exc:
+        # PyJWT names the claim; it is one of ``required``, never text from the token.
+        claim = exc.claim if exc.claim in required else "a required claim"
+        raise AuthError(f"The token lacks the '{claim}' claim.") from None
     except jwt.PyJWTError as exc:
         reason = next((text for kind, text in _JWT_REASONS if isinstance(exc, kind)), None)
         raise AuthError(reason or "The token is malformed.") from None
