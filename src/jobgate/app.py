@@ -19,7 +19,7 @@ from jobgate.config import Settings, SourceSettings, load_settings
 from jobgate.gateway import Gateway
 from jobgate.graphql.schema import build_schema
 from jobgate.graphql_http import GraphQLEndpoint
-from jobgate.idempotency import IdempotencyGuard, build_store
+from jobgate.idempotency import build_store
 from jobgate.metrics import worker_exiting
 from jobgate.observe import GraphQLRequestLog, breakers_by_source, metrics_endpoint, readyz
 from jobgate.providers.base import JobProvider
@@ -56,7 +56,6 @@ def create_app(
 ) -> Starlette:
     """Build the gateway app; ``transport_factory`` is the seam tests and demo mode use."""
     endpoint = GraphQLEndpoint(build_schema(), settings.server)
-    guarded = IdempotencyGuard(endpoint.handle, settings.server)  # Idempotency-Key on mutations
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -92,7 +91,7 @@ def create_app(
         routes=[
             Route(
                 "/graphql",
-                HandlerApp(guarded.handle),
+                HandlerApp(endpoint.handle),
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                 name="graphql",
             ),

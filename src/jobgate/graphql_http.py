@@ -29,16 +29,20 @@ from jobgate.gateway import Gateway
 from jobgate.graphql.context import Context
 from jobgate.graphql.errors import is_expected
 from jobgate.graphql.execution import Executor
+from jobgate.idempotency.guard import IdempotencyGuard
 from jobgate.logs import request_id_var
 from jobgate.observe import note_operation
 from jobgate.principal import READ, WRITE, Principal, principal_of
 from jobgate.security.csrf import csrf_refusal
-from jobgate.security.limits import inspect_document
+from jobgate.security.limits import Inspection, inspect_document
 
 log = logging.getLogger("jobgate.graphql")
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+IDEMPOTENCY_HEADER = b"idempotency-key"
+# Seconds past the request's deadline before a mutation is cut short without its payload.
+MUTATION_GRACE = 2.0
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 # "Did you mean 'x'?" names schema members: hidden along with introspection.
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
@@ -185,6 +189,11 @@ class GraphQLEndpoint:
         self.executor = Executor(schema, server)
         self.server = server
         self.timeouts = SharedTimeout(server.request_timeout)
+        # A mutation's calls end by the request's deadline (a write early enough to leave time
+        # to read the job back, see calls.py), so it always answers a payload; this is only
+        # the last resort should something overrun.
+        self.mutation_timeouts = SharedTimeout(server.request_timeout + MUTATION_GRACE)
+        self.idempotency = IdempotencyGuard()
         self.ide_html = get_graphql_ide_html("graphiql") if server.graphiql else None
 
     async def handle(self, request: Request) -> Response:
@@ -222,22 +231,60 @@ class GraphQLEndpoint:
         media_type = _media_type(received)
         query, variables, operation_name = params
         principal = principal_of(request)
-        problem = self._check_operation(request, query, operation_name, principal)
-        if problem is not None:
+        inspection = self._check_operation(request, query, operation_name, principal)
+        if inspection.problem is not None:
             # A request error (GraphQL-over-HTTP): nothing runs, and there is no "data".
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             headers = {"X-Request-Id": request_id}
-            return _json({"errors": [{"message": problem}]}, status, media_type, headers)
+            body = {"errors": [{"message": inspection.problem}]}
+            return _json(body, status, media_type, headers)
+        mutation = inspection.operation is Operation.MUTATION
         gateway: Gateway = request.app.state.gateway
-        context = Context(
-            gateway=gateway.scoped(principal),
-            principal=principal,
-            server=self.server,
-            request_id=request_id,
-            breakers=getattr(request.app.state, "breakers", {}),
-        )
+        view = gateway.scoped(principal)
+        breakers = getattr(request.app.state, "breakers", {})
+
+        async def execute(resuming: bool) -> Response:
+            context = Context(
+                gateway=view,
+                principal=principal,
+                server=self.server,
+                request_id=request_id,
+                breakers=breakers,
+                resuming=resuming,
+            )
+            return await self._execute(
+                query, variables, operation_name, context, media_type, request_id, mutation
+            )
+
+        if mutation and request.method == "POST" and IDEMPOTENCY_HEADER in received:
+            prepared = self.executor.prepare(query)
+            if prepared.document is not None and not prepared.errors:
+                # After every check a fresh request passes: a replay is authorised the same way.
+                return await self.idempotency.run(
+                    request,
+                    store=request.app.state.idempotency,
+                    principal=principal,
+                    operation_name=operation_name,
+                    document=prepared.document,
+                    variables=variables,
+                    request_id=request_id,
+                    execute=execute,
+                )
+        return await execute(False)
+
+    async def _execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+        media_type: str,
+        request_id: str,
+        mutation: bool,
+    ) -> Response:
+        timeouts = self.mutation_timeouts if mutation else self.timeouts
         try:
-            async with self.timeouts.timeout():  # asyncio.timeout(request_timeout)
+            async with timeouts.timeout():  # asyncio.timeout(request_timeout)
                 result = await self.executor.execute(
                     query, variables=variables, context=context, operation_name=operation_name
                 )
@@ -285,16 +332,14 @@ class GraphQLEndpoint:
 
     def _check_operation(
         self, request: Request, query: str, operation_name: str | None, principal: Principal
-    ) -> str | None:
-        """Refuse what must not run (405, 403); return a request error's message, if any."""
+    ) -> Inspection:
+        """Refuse what must not run (405, 403); the inspection carries a request error, if any."""
         inspection = inspect_document(query, operation_name, self.server.max_tokens)
         operation = inspection.operation
         note_operation(inspection.name, operation)
         if operation is Operation.MUTATION and request.method == "GET":
             raise BadRequest(405, "Mutations must be sent with POST.", {"Allow": "POST"})
-        if inspection.problem is not None:
-            return inspection.problem
-        if operation is not None:
+        if inspection.problem is None and operation is not None:
             needed = WRITE if operation is Operation.MUTATION else READ
             if not principal.can(needed):
                 challenge = f'Bearer realm="jobgate", error="insufficient_scope", scope="{needed}"'
@@ -304,7 +349,7 @@ class GraphQLEndpoint:
                     {"WWW-Authenticate": challenge},
                     code="FORBIDDEN",
                 )
-        return None
+        return inspection
 
     def _format(self, error: GraphQLError, request_id: str) -> dict[str, Any]:
         if is_expected(error):

@@ -23,8 +23,10 @@ from jobgate.providers.resilience import (
     CircuitBreaker,
     CircuitState,
     SourceHealth,
+    read_back_reserve,
     request_deadline_var,
     source_health,
+    write_deadline_var,
 )
 
 log = logging.getLogger("jobgate.graphql")
@@ -66,6 +68,7 @@ class GraphQLRequestLog:
     def __init__(self, app: ASGIApp, *, timeout: float, path: str = "/graphql") -> None:
         self.app = app
         self.timeout = timeout
+        self.read_back_reserve = read_back_reserve(timeout)
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,10 +93,13 @@ class GraphQLRequestLog:
 
         token = _current.set(record)
         # The request's deadline (as request_deadline() sets it, without a generator's cost).
-        deadline = request_deadline_var.set(time.monotonic() + self.timeout)
+        now = time.monotonic()
+        deadline = request_deadline_var.set(now + self.timeout)
+        writes = write_deadline_var.set(now + self.timeout - self.read_back_reserve)
         try:
             await self.app(scope, receive, capture)
         finally:
+            write_deadline_var.reset(writes)
             request_deadline_var.reset(deadline)
             _current.reset(token)
             _finish(record)

@@ -1,30 +1,28 @@
-"""The guard around a tiny inline app: which answers are kept, and which release the key."""
+"""The guard on its own: which answers are kept, which release the key, which are resumed."""
 
 from __future__ import annotations
 
-import httpx
 import orjson
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from jobgate.config import ServerSettings
+from graphql import parse
 from jobgate.idempotency import IdempotencyGuard, MemoryStore
+from jobgate.principal import ANONYMOUS
 
-MUTATION = {"query": "mutation { m }"}
+DOCUMENT = parse("mutation { m }")
 
 
-class Upstream:
-    """Stands for the GraphQL endpoint: answers in turn from a script, counting calls."""
+class Endpoint:
+    """Stands for the endpoint's execution: answers in turn from a script, noting each run."""
 
     def __init__(self, *answers: Response | Exception) -> None:
         self.answers = list(answers)
-        self.calls = 0
+        self.runs: list[bool] = []  # whether each run was told to resume
 
-    async def handle(self, request: Request) -> Response:
-        self.calls += 1
+    async def execute(self, resuming: bool) -> Response:
+        self.runs.append(resuming)
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -38,22 +36,29 @@ def graphql(data: object, status: int = 200, **error: object) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
+def keyed(key: str = "k") -> Request:
+    scope = {"type": "http", "method": "POST", "headers": [(b"idempotency-key", key.encode())]}
+    return Request(scope)
+
+
+async def send(
+    guard: IdempotencyGuard, store: MemoryStore, endpoint: Endpoint, key: str = "k"
+) -> Response:
+    return await guard.run(
+        keyed(key),
+        store=store,
+        principal=ANONYMOUS,
+        operation_name=None,
+        document=DOCUMENT,
+        variables=None,
+        request_id="r-1",
+        execute=endpoint.execute,
+    )
+
+
 @pytest.fixture
-def server() -> ServerSettings:
-    return ServerSettings(max_body_bytes=1000)
-
-
-async def client_for(upstream: Upstream, server: ServerSettings) -> httpx.AsyncClient:
-    guard = IdempotencyGuard(upstream.handle, server)
-    app = Starlette(routes=[Route("/graphql", guard.handle, methods=["GET", "POST"])])
-    app.state.idempotency = MemoryStore(ttl=60, lease=60, max_keys=10)
-    # raise_app_exceptions=False: see the 500 a real server sends for an unexpected error.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://guard.test")
-
-
-async def send(client: httpx.AsyncClient, key: str = "k") -> httpx.Response:
-    return await client.post("/graphql", json=MUTATION, headers={"Idempotency-Key": key})
+def store() -> MemoryStore:
+    return MemoryStore(ttl=60, lease=60, max_keys=10)
 
 
 @pytest.mark.parametrize(
@@ -66,57 +71,72 @@ async def send(client: httpx.AsyncClient, key: str = "k") -> httpx.Response:
     ],
 )
 async def test_attempts_that_did_not_run_release_the_key(
-    server: ServerSettings, failure: Response | Exception
+    store: MemoryStore, failure: Response | Exception
 ) -> None:
-    upstream = Upstream(failure, graphql({"m": 1}))
-    async with await client_for(upstream, server) as client:
-        await send(client)
-        retried = await send(client)
-        assert retried.status_code == 200
-        assert "idempotent-replayed" not in retried.headers
-        assert upstream.calls == 2
+    endpoint = Endpoint(failure, graphql({"m": 1}))
+    guard = IdempotencyGuard()
+    if isinstance(failure, Exception):
+        with pytest.raises(RuntimeError):
+            await send(guard, store, endpoint)
+    else:
+        await send(guard, store, endpoint)
+    retried = await send(guard, store, endpoint)
+    assert retried.status_code == 200
+    assert "idempotent-replayed" not in retried.headers
+    assert endpoint.runs == [False, False], "a key nothing ran under is free again"
 
 
 @pytest.mark.parametrize(
     "kept",
     [
-        graphql({"m": {"error": {"code": "OUTCOME_UNKNOWN"}}}),
+        graphql({"m": {"job": {"id": "a:1"}, "error": None}}),
+        graphql({"m": {"error": {"code": "INVALID_STATE"}}}),
         graphql(None, 200, message="Internal error", path=["m"]),
+    ],
+)
+async def test_settled_answers_are_replayed(store: MemoryStore, kept: Response) -> None:
+    endpoint = Endpoint(kept)
+    guard = IdempotencyGuard()
+    first = await send(guard, store, endpoint)
+    again = await send(guard, store, endpoint)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert (again.status_code, again.body) == (first.status_code, first.body)
+    assert endpoint.runs == [False]
+
+
+@pytest.mark.parametrize(
+    "unsettled",
+    [
+        graphql({"m": {"error": {"code": "OUTCOME_UNKNOWN"}}}),
         graphql(None, 200, message="late", extensions={"code": "UPSTREAM_TIMEOUT"}),
         graphql(None, 504, message="late", extensions={"code": "UPSTREAM_TIMEOUT"}),
     ],
 )
-async def test_answers_of_a_run_are_kept(server: ServerSettings, kept: Response) -> None:
-    upstream = Upstream(kept)
-    async with await client_for(upstream, server) as client:
-        first = await send(client)
-        again = await send(client)
-    assert again.headers["idempotent-replayed"] == "true"
-    assert (again.status_code, again.content) == (first.status_code, first.content)
-    assert upstream.calls == 1
-
-
-async def test_oversized_and_non_json_bodies_pass_through_untouched(
-    server: ServerSettings,
+async def test_answers_that_leave_the_outcome_open_are_resumed_not_replayed(
+    store: MemoryStore, unsettled: Response
 ) -> None:
-    big = {"query": "mutation { m }", "variables": {"pad": "x" * 2000}}
-    calls = 0
+    """OUTCOME_UNKNOWN (or the request's deadline) replayed forever would keep the caller in
+    the dark: the next request with the key runs again, told to read before it writes."""
+    settled = graphql({"m": {"job": {"id": "a:1"}, "error": None}})
+    endpoint = Endpoint(unsettled, settled)
+    guard = IdempotencyGuard()
+    await send(guard, store, endpoint)
+    second = await send(guard, store, endpoint)
+    third = await send(guard, store, endpoint)
+    assert endpoint.runs == [False, True], "the retry resumed; then the settled answer is kept"
+    assert "idempotent-replayed" not in second.headers
+    assert third.headers["idempotent-replayed"] == "true" and third.body == second.body
 
-    async def echo_size(request: Request) -> Response:
-        nonlocal calls
-        calls += 1
-        return Response(str(len(await request.body())).encode())
 
-    guard = IdempotencyGuard(echo_size, server)
-    app = Starlette(routes=[Route("/graphql", guard.handle, methods=["POST"])])
-    app.state.idempotency = MemoryStore(ttl=60, lease=60, max_keys=10)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://guard.test") as client:
-        headers = {"Idempotency-Key": "k"}
-        sent = orjson.dumps(big)
-        response = await client.post("/graphql", content=sent, headers=headers)
-        # The endpoint still reads the whole body (and answers 413 itself in the real app).
-        assert response.text == str(len(sent))
-        response = await client.post("/graphql", content=b"{not json", headers=headers)
-        assert response.text == "9"
-    assert calls == 2
+async def test_a_key_whose_request_died_is_resumed_once_its_lease_is_over() -> None:
+    now = [0.0]
+    store = MemoryStore(ttl=60, lease=5, max_keys=10, clock=lambda: now[0])
+    begun = await store.begin("k", "fp")  # a request that will never finish: its process died
+    assert not getattr(begun, "resume", True)
+    assert type(await store.begin("k", "fp")).__name__ == "InFlight"
+    now[0] = 5.0
+    resumed = await store.begin("k", "fp")
+    assert getattr(resumed, "resume", False) is True
+    await store.abandon("k", resumed)  # the resumed attempt also produced nothing
+    again = await store.begin("k", "fp")
+    assert getattr(again, "resume", False) is True, "still resumable: nobody knows what happened"

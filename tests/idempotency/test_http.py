@@ -21,6 +21,10 @@ from tests.idempotency.conftest import free_port
 OPEN = "ingest:7505e000001NLkPAAW"
 OTHER_OPEN = "ingest:7505e000001NLkQAAW"
 ABORT = "mutation Abort($id: ID!) { abortJob(id: $id) { job { id status } error { code } } }"
+ABORT_APPLIED = (
+    "mutation Abort($id: ID!) { abortJob(id: $id) { job { id status } error { code } "
+    "alreadyApplied } }"
+)
 CLOSE = "mutation Close($id: ID!) { closeJob(id: $id) { job { id status } error { code } } }"
 DC_JOB = r".*/api/v1/ingest/jobs/[^/]+"
 
@@ -110,19 +114,42 @@ async def test_same_key_while_the_first_runs_is_409(gw: harness.Gateway) -> None
     assert gw.faults["ingest"].calls("PATCH") == 1
 
 
-async def test_outcome_unknown_is_replayed_not_resent(gw: harness.Gateway) -> None:
+async def test_outcome_unknown_is_resumed_by_reading_not_resent(gw: harness.Gateway) -> None:
+    """The first attempt applied the abort but could not see it (every read-back failed): the
+    retry with the same key reads the job, sees it aborted, and says so - without a write."""
     faults = gw.faults["ingest"]
     # The pre-check read passes, the write loses its answer, every read-back fails.
     faults.add(Fault("GET", DC_JOB, "delay", delay=0, times=1))
     faults.add(Fault("PATCH", DC_JOB, "drop-after"))
     faults.add(Fault("GET", DC_JOB, "status", status=503, times=-1))
-    first = await post(gw.client, ABORT, {"id": OPEN}, "order-5")
+    first = await post(gw.client, ABORT_APPLIED, {"id": OPEN}, "order-5")
     assert first.json()["data"]["abortJob"]["error"]["code"] == "OUTCOME_UNKNOWN"
     faults.faults.clear()
-    again = await post(gw.client, ABORT, {"id": OPEN}, "order-5")
-    assert again.headers["idempotent-replayed"] == "true"
-    assert again.content == first.content
-    assert faults.calls("PATCH") == 1
+    again = await post(gw.client, ABORT_APPLIED, {"id": OPEN}, "order-5")
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["data"]["abortJob"] == {
+        "job": {"id": OPEN, "status": "ABORTED"},
+        "error": None,
+        "alreadyApplied": True,
+    }
+    assert faults.calls("PATCH") == 1, "the change was not sent again"
+    # Now settled: replayed from here on.
+    third = await post(gw.client, ABORT_APPLIED, {"id": OPEN}, "order-5")
+    assert third.headers["idempotent-replayed"] == "true" and third.content == again.content
+
+
+async def test_an_unknown_outcome_that_did_not_happen_is_written_on_the_retry(
+    backend: IdempotencySettings,
+) -> None:
+    async with harness.gateway(idempotency=backend, timeout=0.3) as gw:
+        faults = gw.faults["ingest"]
+        faults.add(Fault("PATCH", DC_JOB, "delay", delay=5))  # times out before arriving
+        first = await post(gw.client, ABORT_APPLIED, {"id": OPEN}, "order-5b")
+        assert first.json()["data"]["abortJob"]["error"]["code"] == "OUTCOME_UNKNOWN"
+        again = await post(gw.client, ABORT_APPLIED, {"id": OPEN}, "order-5b")
+        payload = again.json()["data"]["abortJob"]
+        assert payload["job"]["status"] == "ABORTED" and payload["alreadyApplied"] is False
+        assert faults.calls("PATCH") == 1, "the first write never arrived; the retry's did"
 
 
 async def test_request_errors_release_the_key(gw: harness.Gateway) -> None:
@@ -220,19 +247,29 @@ async def test_answers_expire_after_the_ttl(backend: IdempotencySettings) -> Non
         assert again.json()["data"]["abortJob"]["error"]["code"] == "INVALID_STATE"
 
 
-async def test_deadline_answer_is_kept(backend: IdempotencySettings) -> None:
+async def test_a_deadline_mid_write_answers_outcome_unknown_in_the_payload(
+    backend: IdempotencySettings,
+) -> None:
+    """request_timeout 1 s, a write the upstream takes 3 s to answer: the write waits only as
+    long as leaves time to read the job back, and the mutation answers a payload in time."""
     async with harness.gateway(
-        server=ServerSettings(request_timeout=0.3), idempotency=backend
+        server=ServerSettings(request_timeout=1.0), idempotency=backend
     ) as gw:
-        gw.faults["ingest"].add(Fault("PATCH", r".*", "delay", delay=1.0))
+        gw.faults["ingest"].add(Fault("PATCH", r".*", "delay", delay=3.0))
         accept = {"Accept": "application/graphql-response+json"}
-        first = await post(gw.client, ABORT, {"id": OPEN}, "order-9", **accept)
-        assert first.status_code == 504, first.text
-        calls = gw.faults["ingest"].calls("PATCH")
-        again = await post(gw.client, ABORT, {"id": OPEN}, "order-9", **accept)
-        assert again.status_code == 504
-        assert again.headers["idempotent-replayed"] == "true"
-        assert gw.faults["ingest"].calls("PATCH") == calls
+        started = asyncio.get_running_loop().time()
+        first = await post(gw.client, ABORT_APPLIED, {"id": OPEN}, "order-9", **accept)
+        took = asyncio.get_running_loop().time() - started
+        assert first.status_code == 200, first.text
+        error = first.json()["data"]["abortJob"]["error"]
+        assert error["code"] == "OUTCOME_UNKNOWN"
+        assert took < 1.5, f"answered after {took:.2f} s"
+        # Not replayed: the retry reads the job (still Open: the write never arrived) and
+        # sends it now.
+        gw.faults["ingest"].faults.clear()
+        again = await post(gw.client, ABORT_APPLIED, {"id": OPEN}, "order-9", **accept)
+        assert "idempotent-replayed" not in again.headers
+        assert again.json()["data"]["abortJob"]["job"]["status"] == "ABORTED"
 
 
 async def test_replicas_sharing_redis_see_each_others_keys(redis_url: str) -> None:

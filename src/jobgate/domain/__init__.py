@@ -3,6 +3,7 @@
 from jobgate.domain.actions import (
     ActionOutcome,
     ActionRequest,
+    AlreadyApplied,
     CustomFieldChange,
     Deleted,
     JobResultStatus,
@@ -16,6 +17,7 @@ from jobgate.domain.jobs import Job, JobAction, JobDetails, JobStatus, JobWarnin
 __all__ = [
     "ActionOutcome",
     "ActionRequest",
+    "AlreadyApplied",
     "CustomFieldChange",
     "Deleted",
     "ErrorCode",

@@ -64,6 +64,9 @@ class ActionRequest:
     result_status: JobResultStatus | None = None
     result: str | None = None
     update: JobUpdate | None = None
+    # An earlier attempt (same Idempotency-Key) may have applied this change already: a job
+    # that shows it is answered as applied, and nothing is sent for it.
+    resume: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,4 +77,12 @@ class Deleted:
     native_id: str
 
 
-ActionOutcome = Job | Deleted | JobError
+@dataclass(frozen=True, slots=True)
+class AlreadyApplied:
+    """Resuming an Idempotency-Key, the job already showed the change (an earlier attempt made
+    it): ``outcome`` is what that change led to, and nothing was sent this time."""
+
+    outcome: Job | Deleted
+
+
+ActionOutcome = Job | Deleted | AlreadyApplied | JobError

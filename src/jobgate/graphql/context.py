@@ -24,6 +24,8 @@ class Context:
     breakers: Mapping[str, Sequence[CircuitBreaker]] = field(default_factory=dict)
     # The caller; ``gateway`` is already the view of it (only its sources).
     principal: Principal = ANONYMOUS
+    # Retrying an Idempotency-Key whose earlier attempt may have applied the mutation.
+    resuming: bool = False
     job_loader: DataLoader[str, Job | JobError | None] = field(init=False)
 
     def __post_init__(self) -> None:

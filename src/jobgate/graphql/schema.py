@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 
 import strawberry
 from strawberry.types import Info
@@ -105,6 +106,7 @@ class Query:
 
 
 async def _one(info: Ctx, request: ActionRequest, id: strawberry.ID) -> JobPayload:
+    request = replace(request, resume=info.context.resuming)
     [outcome] = await info.context.gateway.perform(request, [str(id)])
     return JobPayload.from_outcome(outcome)
 
@@ -136,9 +138,8 @@ class Mutation:
             return ManageJobsPayload(
                 results=[ManageJobResult.from_outcome(i, too_many) for i in raw_ids]
             )
-        outcomes = await info.context.gateway.perform(
-            ActionRequest(action.job_action, batch=True), raw_ids
-        )
+        request = ActionRequest(action.job_action, batch=True, resume=info.context.resuming)
+        outcomes = await info.context.gateway.perform(request, raw_ids)
         return ManageJobsPayload(
             results=[
                 ManageJobResult.from_outcome(i, o) for i, o in zip(raw_ids, outcomes, strict=True)

@@ -9,6 +9,7 @@ import strawberry
 
 import jobgate.graphql.enums  # noqa: F401  (registers the domain enums with Strawberry)
 from jobgate.domain import (
+    AlreadyApplied,
     Deleted,
     ErrorCode,
     FieldError,
@@ -103,15 +104,27 @@ class JobErrorType:
         )
 
 
+ALREADY_APPLIED = (
+    "True when, retrying an Idempotency-Key whose first attempt did not settle (it died, or "
+    "answered OUTCOME_UNKNOWN), the job already showed the change: the earlier attempt made "
+    "it, and nothing was sent this time."
+)
+
+
 @strawberry.type(description="Exactly one of `job` and `error` is set.")
 class JobPayload:
     job: JobType | None
     error: JobErrorType | None
+    already_applied: bool = strawberry.field(default=False, description=ALREADY_APPLIED)
 
     @classmethod
     def from_outcome(cls, outcome: ActionOutcome) -> JobPayload:
         if isinstance(outcome, JobError):
             return cls(job=None, error=JobErrorType.from_domain(outcome))
+        if isinstance(outcome, AlreadyApplied):
+            payload = cls.from_outcome(outcome.outcome)
+            payload.already_applied = True
+            return payload
         if isinstance(outcome, Deleted):
             return cls(job=None, error=None)
         return cls(job=JobType.from_domain(outcome), error=None)
@@ -122,11 +135,17 @@ class ManageJobResult:
     id: strawberry.ID
     job: JobType | None
     error: JobErrorType | None
+    already_applied: bool = strawberry.field(default=False, description=ALREADY_APPLIED)
 
     @classmethod
     def from_outcome(cls, raw_id: str, outcome: ActionOutcome) -> ManageJobResult:
         payload = JobPayload.from_outcome(outcome)
-        return cls(id=strawberry.ID(raw_id), job=payload.job, error=payload.error)
+        return cls(
+            id=strawberry.ID(raw_id),
+            job=payload.job,
+            error=payload.error,
+            already_applied=payload.already_applied,
+        )
 
 
 @strawberry.type

@@ -1,9 +1,16 @@
-"""``Idempotency-Key`` on GraphQL mutations (Stripe's semantics), around the GraphQL endpoint.
+"""``Idempotency-Key`` on GraphQL mutations (Stripe's semantics), decided inside the endpoint.
 
-A POST whose operation is a mutation and that carries the header runs at most once per
-(caller, key) for the store's TTL: a repeat with the same operation and variables replays the
-stored answer, a repeat with other input is refused (422), a repeat while the first still runs
-is told to wait (409). Queries and requests without the header pass straight through.
+The endpoint calls ``IdempotencyGuard.run`` for a POSTed mutation carrying the header only after
+everything a fresh request goes through: CSRF prevention, the content type, the body, the
+document and the caller's scope. So a replay is authorised exactly as a fresh request is, and
+keys belong to ``Principal.authority`` - an identity two callers cannot share (a key's name,
+a JWT's issuer and subject, or the token itself) with the scopes and sources it holds.
+
+A repeat with the same operation and variables replays the stored answer; with other input it
+is refused (422); while the first still runs, the caller is told to wait (409). A key whose
+first request died with it (its lease ran out without an answer) or answered OUTCOME_UNKNOWN is
+not replayed: the mutation runs again in *resume* mode, where a job already showing the change
+is answered as applied by the earlier attempt, and only the others are written.
 """
 
 from __future__ import annotations
@@ -17,11 +24,8 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive
 
-from graphql import GraphQLError, OperationType, get_operation_ast, parse, print_ast
-from jobgate.config import ServerSettings
-from jobgate.graphql_http import request_id_of
+from graphql import DocumentNode, print_ast
 from jobgate.idempotency.store import (
     Begun,
     IdempotencyStore,
@@ -32,48 +36,33 @@ from jobgate.idempotency.store import (
     StoreUnavailable,
     scoped_key,
 )
-from jobgate.logs import request_id_var
-from jobgate.principal import principal_of
+from jobgate.principal import Principal
 
 log = logging.getLogger("jobgate.idempotency")
 
 HEADER = "idempotency-key"
 REPLAYED = "Idempotent-Replayed"
 _KEY = re.compile(r"[\x20-\x7e]{1,255}")
+# An answer that leaves a change's outcome open: resumed, never replayed.
+_UNSETTLED = (b'"OUTCOME_UNKNOWN"', b'"UPSTREAM_TIMEOUT"')
 
-Handler = Callable[[Request], Awaitable[Response]]
+# Runs the mutation: ``resume`` when an earlier attempt under the key may have applied it.
+Execute = Callable[[bool], Awaitable[Response]]
 
 
 class IdempotencyGuard:
-    """Wraps the GraphQL endpoint's handler; the store is ``app.state.idempotency``.
-
-    It sits at the route, not in the middleware stack, so that client authentication (a
-    middleware) has already recorded the principal that keys are scoped to.
-    """
-
-    def __init__(self, inner: Handler, server: ServerSettings) -> None:
-        self.inner = inner
-        self.server = server
-
-    async def handle(self, request: Request) -> Response:
-        if request.method != "POST" or HEADER not in request.headers:
-            return await self.inner(request)
-        request_id = request_id_of(request)
-        token = request_id_var.set(request_id)
-        try:
-            return await self._guard(request, request_id)
-        finally:
-            request_id_var.reset(token)
-
-    async def _guard(self, request: Request, request_id: str) -> Response:
-        messages, complete = await _buffer(request.receive, self.server.max_body_bytes)
-        # The endpoint reads the body again, and logs under the same request id.
-        inner = _replaying(request, messages, request_id)
-        body = b"".join(m.get("body", b"") for m in messages) if complete else None
-        operation = _mutation(body, self.server.max_tokens) if body is not None else None
-        if operation is None:
-            # Not a mutation, or a request the endpoint will refuse before running anything.
-            return await self.inner(inner)
+    async def run(
+        self,
+        request: Request,
+        *,
+        store: IdempotencyStore,
+        principal: Principal,
+        operation_name: str | None,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        request_id: str,
+        execute: Execute,
+    ) -> Response:
         keys = request.headers.getlist(HEADER)
         if len(keys) != 1 or not _KEY.fullmatch(keys[0]):
             message = (
@@ -82,16 +71,16 @@ class IdempotencyGuard:
                 else "Idempotency-Key must be 1 to 255 printable ASCII characters."
             )
             return _error(400, message, "INVALID_IDEMPOTENCY_KEY", request_id)
-        principal = principal_of(request).name
-        fingerprint = _fingerprint(principal, *operation)
-        key = scoped_key(principal, keys[0])
-        store: IdempotencyStore = request.app.state.idempotency
+        scope = principal.authority
+        # print_ast drops comments and normalizes whitespace, so layout never changes the key.
+        fingerprint = _fingerprint(scope, operation_name, print_ast(document), variables or {})
+        key = scoped_key(scope, keys[0])
         try:
             outcome = await store.begin(key, fingerprint)
         except StoreUnavailable as exc:
             log.error("idempotency store %s unavailable: %s", store.describe(), exc)
             message = "The idempotency store is unavailable, so the mutation was not run."
-            return _error(503, message, "IDEMPOTENCY_UNAVAILABLE", request_id)
+            return _error(503, message, "IDEMPOTENCY_UNAVAILABLE", request_id, {"Retry-After": "5"})
         if isinstance(outcome, Replay):
             return _replay(outcome.response, request_id)
         if isinstance(outcome, Mismatch):
@@ -103,41 +92,44 @@ class IdempotencyGuard:
         if isinstance(outcome, InFlight):
             message = "A request with this Idempotency-Key is still running; retry shortly."
             return _error(409, message, "IDEMPOTENCY_KEY_IN_USE", request_id, {"Retry-After": "1"})
-        return await self._run(inner, store, key, outcome)
+        if outcome.resume:
+            log.info("idempotency key resumed: an earlier attempt may have applied the change")
+        return await _run(store, key, outcome, execute)
 
-    async def _run(
-        self, request: Request, store: IdempotencyStore, key: str, begun: Begun
-    ) -> Response:
-        try:
-            response = await self.inner(request)
-        except Exception:
-            # An unexpected server error: no answer to keep, so the client may try again.
-            # (A cancelled request keeps its marker until the lease ends: its write may
-            # have been sent, and an immediate retry could repeat it.)
-            await _release(store, key, begun)
-            raise
-        body = getattr(response, "body", None)
-        if not isinstance(body, bytes | memoryview) or not _ran(response.status_code, body):
-            await _release(store, key, begun)
-            return response
-        media_type = response.headers.get("content-type", "application/json")
-        stored = StoredResponse(response.status_code, bytes(body), media_type)
-        try:
-            await store.finish(key, begun, stored)
-        except StoreUnavailable as exc:
-            # The mutation ran: its answer is the truth and is returned; only the replay is lost.
-            log.error("idempotency store %s could not record an answer: %s", store.describe(), exc)
+
+async def _run(store: IdempotencyStore, key: str, begun: Begun, execute: Execute) -> Response:
+    try:
+        response = await execute(begun.resume)
+    except Exception:
+        # An unexpected server error: no answer to keep, so the client may try again (a resumed
+        # key stays resumable). A cancelled request keeps its record until its lease ends:
+        # its write may have been sent, so the next attempt resumes it.
+        await _release(store, key, begun)
+        raise
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes | memoryview) or not _ran(response.status_code, body):
+        await _release(store, key, begun)
         return response
+    body = bytes(body)
+    media_type = response.headers.get("content-type", "application/json")
+    settled = not any(marker in body for marker in _UNSETTLED)
+    stored = StoredResponse(response.status_code, body, media_type, settled)
+    try:
+        await store.finish(key, begun, stored)
+    except StoreUnavailable as exc:
+        # The mutation ran: its answer is the truth and is returned; only the replay is lost.
+        log.error("idempotency store %s could not record an answer: %s", store.describe(), exc)
+    return response
 
 
 def _ran(status: int, body: bytes | memoryview) -> bool:
-    """Whether the answer is the result of running the mutation, and so is kept for replay.
+    """Whether the answer is the result of running the mutation, and so is kept.
 
-    Kept: any answer with ``data`` (its payload may carry a JobError, even OUTCOME_UNKNOWN:
-    replaying that is the point), and the gateway's own deadline answer (UPSTREAM_TIMEOUT, 200
-    or 504), whose write may have reached the upstream. Released: other 5xx (unexpected
-    failures), and answers whose errors all lack a ``path`` (syntax, validation, variables,
-    Accept): nothing ran, so the client may correct the request and send it again.
+    Kept: any answer with ``data`` (its payload may carry a JobError), and the gateway's own
+    deadline answer (UPSTREAM_TIMEOUT, 200 or 504), whose write may have reached the upstream.
+    Released: other 5xx (unexpected failures), and answers whose errors all lack a ``path``
+    (syntax, validation, variables, Accept): nothing ran, so the client may correct the request
+    and send it again.
     """
     if status >= 500 and status != 504:
         return False
@@ -164,66 +156,12 @@ async def _release(store: IdempotencyStore, key: str, begun: Begun) -> None:
     try:
         await store.abandon(key, begun)
     except StoreUnavailable as exc:
-        # The marker expires with its lease; until then retries are told to wait.
+        # The record's lease runs out; until then retries are told to wait.
         log.warning("idempotency store %s could not release a key: %s", store.describe(), exc)
 
 
-async def _buffer(receive: Receive, limit: int) -> tuple[list[Message], bool]:
-    """The request's ASGI messages up to ``limit`` body bytes; whether that was all of it."""
-    messages: list[Message] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, False
-        size += len(message.get("body", b""))
-        if size > limit:
-            return messages, False
-        if not message.get("more_body", False):
-            return messages, True
-
-
-def _replaying(request: Request, messages: list[Message], request_id: str) -> Request:
-    """A request that reads ``messages`` first, then whatever the client still sends."""
-    pending = list(messages)
-    receive = request.receive
-
-    async def replay() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    headers = [(k, v) for k, v in request.scope["headers"] if k != b"x-request-id"]
-    headers.append((b"x-request-id", request_id.encode()))
-    # A shallow copy: scope["state"] (the principal, among others) stays shared.
-    return Request({**request.scope, "headers": headers}, replay)
-
-
-def _mutation(body: bytes, max_tokens: int) -> tuple[str | None, str, dict[str, Any]] | None:
-    """(operationName, normalized document, variables) when ``body`` asks for a mutation."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
-    if not isinstance(query, str) or not isinstance(variables, dict | None):
-        return None
-    if not isinstance(name, str | None):
-        return None
-    try:
-        document = parse(query, max_tokens=max_tokens)
-    except GraphQLError:
-        return None
-    operation = get_operation_ast(document, name)
-    if operation is None or operation.operation != OperationType.MUTATION:
-        return None
-    # print_ast drops comments and normalizes whitespace, so layout never changes the key.
-    return name, print_ast(document), variables or {}
-
-
-def _fingerprint(principal: str, name: str | None, document: str, variables: Any) -> str:
-    canonical = orjson.dumps([principal, name, document, variables], option=orjson.OPT_SORT_KEYS)
+def _fingerprint(scope: str, name: str | None, document: str, variables: Any) -> str:
+    canonical = orjson.dumps([scope, name, document, variables], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 

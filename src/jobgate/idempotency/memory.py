@@ -25,8 +25,9 @@ from jobgate.idempotency.store import (
 @dataclass(slots=True)
 class _Entry:
     fingerprint: str
-    expires: float
-    token: str | None  # set while the first request runs
+    expires: float  # the record's end (its TTL)
+    token: str | None  # set while a request holds the key
+    lease_until: float = 0.0  # while the holder runs: after this, it is taken to have died
     response: StoredResponse | None = None
 
 
@@ -57,25 +58,42 @@ class MemoryStore:
             while len(self._entries) >= self.max_keys:
                 # Bounded memory beats remembering everything: the oldest key goes first.
                 self._entries.popitem(last=False)
-            token = secrets.token_hex(16)
-            self._entries[key] = _Entry(fingerprint, now + self.lease, token)
-            return Begun(token, fingerprint)
+            self._entries[key] = _Entry(fingerprint, now + self.ttl, None)
+            return self._claim(key, now, resume=False)
         if entry.fingerprint != fingerprint:
             return Mismatch()
         if entry.response is None:
-            return InFlight()
-        return Replay(entry.response)
+            if now < entry.lease_until:
+                return InFlight()
+            return self._claim(key, now, resume=True)  # the earlier attempt died
+        if entry.response.settled:
+            return Replay(entry.response)
+        return self._claim(key, now, resume=True)  # its answer left the outcome open
+
+    def _claim(self, key: str, now: float, *, resume: bool) -> Begun:
+        entry = self._entries[key]
+        entry.token = secrets.token_hex(16)
+        entry.lease_until = now + self.lease
+        entry.expires = now + self.ttl
+        entry.response = None
+        self._entries.move_to_end(key)
+        return Begun(entry.token, entry.fingerprint, resume=resume)
 
     async def finish(self, key: str, begun: Begun, response: StoredResponse) -> None:
         entry = self._entries.get(key)
         if entry is not None and entry.token != begun.token:
             return  # our lease ran out and another attempt holds the key: it decides
-        self._entries[key] = _Entry(begun.fingerprint, self._clock() + self.ttl, None, response)
+        expires = self._clock() + self.ttl
+        self._entries[key] = _Entry(begun.fingerprint, expires, None, 0.0, response)
         self._entries.move_to_end(key)
 
     async def abandon(self, key: str, begun: Begun) -> None:
         entry = self._entries.get(key)
-        if entry is not None and entry.token == begun.token:
+        if entry is None or entry.token != begun.token:
+            return
+        if begun.resume:
+            entry.token, entry.lease_until = None, 0.0  # still resumable: the next one re-reads
+        else:
             del self._entries[key]
 
     def describe(self) -> str:

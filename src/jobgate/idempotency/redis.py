@@ -1,11 +1,15 @@
 """Idempotency keys in Redis, so that every worker and replica of the gateway shares them.
 
-One Redis string per key, ``jobgate:idem:<principal>:<key>``. Claiming is ``SET NX PX``: Redis
-applies it atomically, so of any number of concurrent first requests exactly one wins. The
-in-flight marker carries a random token and expires after the lease (a replica that dies
-mid-request does not lock the key forever). ``finish`` and ``abandon`` are Lua scripts that
-compare the marker with ours and write in the same atomic step, so a request whose lease ran
-out never overwrites or deletes the marker of an attempt that claimed the key after it.
+One Redis string per key, ``jobgate:idem:<scope>:<key>``, alive for the TTL. Every decision is
+one Lua script, so Redis applies it atomically: of any number of concurrent first requests
+exactly one claims the key. A running request's record holds a random token and a lease (read
+against Redis's own clock, the same for every replica); once the lease is over without an
+answer - its process died - the next request with the key resumes it. ``finish`` and
+``abandon`` compare the token with ours in the same atomic step, so a request whose lease ran
+out never overwrites the record of an attempt that claimed the key after it.
+
+Records: ``running\n<fingerprint>\n<token>\n<lease end, ms>`` and
+``done\n<fingerprint>\n<settled 1|0>\n<status>\n<media type>\n<body>``.
 """
 
 from __future__ import annotations
@@ -32,25 +36,60 @@ from jobgate.idempotency.store import (
 
 PREFIX = "jobgate:idem:"
 
-# Record the answer if the key still holds our marker, or holds nothing (our lease ran out
-# and nobody claimed the key since: keeping the answer is still right).
-_FINISH = """
+# ARGV: fingerprint, token, lease ms, ttl ms. Answers {"begun", "0"|"1" (resume)},
+# {"inflight"}, {"mismatch"}, {"replay", record} or {"unreadable"}.
+_BEGIN = r"""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local running = 'running\n' .. ARGV[1] .. '\n' .. ARGV[2] .. '\n' .. (now + tonumber(ARGV[3]))
 local current = redis.call('GET', KEYS[1])
-if current == ARGV[1] or not current then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 1
+if not current then
+  redis.call('SET', KEYS[1], running, 'PX', ARGV[4])
+  return {'begun', '0'}
 end
-return 0
-"""
-_ABANDON = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+local state, rest = string.match(current, '^([^\n]*)\n(.*)$')
+if state == 'running' then
+  local fingerprint, token, lease = string.match(rest, '^([^\n]*)\n([^\n]*)\n([^\n]*)$')
+  if fingerprint ~= ARGV[1] then return {'mismatch'} end
+  if now < tonumber(lease) then return {'inflight'} end
+  redis.call('SET', KEYS[1], running, 'PX', ARGV[4])
+  return {'begun', '1'}
+elseif state == 'done' then
+  local fingerprint, settled = string.match(rest, '^([^\n]*)\n([^\n]*)\n')
+  if fingerprint ~= ARGV[1] then return {'mismatch'} end
+  if settled == '1' then return {'replay', current} end
+  redis.call('SET', KEYS[1], running, 'PX', ARGV[4])
+  return {'begun', '1'}
 end
-return 0
+return {'unreadable'}
 """
 
-_RUNNING = b"running"
-_DONE = b"done"
+# Whether the key holds our running record (ARGV[1] is our token) or nothing at all.
+_OURS = r"""
+local current = redis.call('GET', KEYS[1])
+if not current then return 'gone' end
+local state, fingerprint, token = string.match(current, '^([^\n]*)\n([^\n]*)\n([^\n]*)')
+if state == 'running' and token == ARGV[1] then return 'ours' end
+return 'theirs'
+"""
+# Record the answer (ARGV: token, record, ttl ms) if the key is still ours, or holds nothing:
+# our lease ran out and nobody claimed the key since, so keeping the answer is still right.
+_FINISH = (
+    "local function ours()" + _OURS + "end\n"
+    "if ours() ~= 'theirs' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end\n"
+    "return 0"
+)
+# Release the key (ARGV: token, resume 1|0, fingerprint): deleted, or for a resumed key a
+# running record whose lease is already over, so that the next request resumes it again.
+_ABANDON = (
+    "local function ours()" + _OURS + "end\n"
+    "if ours() ~= 'ours' then return 0 end\n"
+    "if ARGV[2] == '1' then\n"
+    "  redis.call('SET', KEYS[1], 'running\\n' .. ARGV[3] .. '\\n\\n0', 'KEEPTTL')\n"
+    "  return 1\n"
+    "end\n"
+    "return redis.call('DEL', KEYS[1])"
+)
 
 T = TypeVar("T")
 
@@ -62,6 +101,7 @@ class RedisStore:
         self.lease_ms = max(1, round(lease * 1000))
         self._url = url
         self._password = urlsplit(url).password
+        self._begin = client.register_script(_BEGIN)
         self._finish = client.register_script(_FINISH)
         self._abandon = client.register_script(_ABANDON)
 
@@ -78,62 +118,44 @@ class RedisStore:
         return cls(client, ttl=ttl, lease=lease, url=url)
 
     async def begin(self, key: str, fingerprint: str) -> Outcome:
-        name = PREFIX + key
         token = secrets.token_hex(16)
-        marker = _marker(fingerprint, token)
-        # A key can expire or be abandoned between SET NX failing and GET: then claim again.
-        for _ in range(3):
-            claimed = await self._call(
-                lambda: self._redis.set(name, marker, nx=True, px=self.lease_ms)
-            )
-            if claimed:
-                return Begun(token, fingerprint)
-            current = await self._call(lambda: self._redis.get(name))
-            if current is not None:
-                # The client never decodes responses; the str branch only satisfies the types.
-                record = current.encode() if isinstance(current, str) else current
-                return self._judge(record, fingerprint)
-        return InFlight()
+        args: list[str | int] = [fingerprint, token, self.lease_ms, self.ttl_ms]
+        answer = await self._call(lambda: self._begin(keys=[PREFIX + key], args=args))
+        verdict = _text(answer[0])
+        if verdict == "begun":
+            return Begun(token, fingerprint, resume=_text(answer[1]) == "1")
+        if verdict == "inflight":
+            return InFlight()
+        if verdict == "mismatch":
+            return Mismatch()
+        if verdict == "replay":
+            return Replay(_stored(answer[1]))
+        # Something else wrote into our namespace: refuse rather than guess.
+        raise StoreUnavailable(f"unreadable record under {PREFIX}")
 
     async def finish(self, key: str, begun: Begun, response: StoredResponse) -> None:
         record = b"\n".join(
             (
-                _DONE,
+                b"done",
                 begun.fingerprint.encode(),
+                b"1" if response.settled else b"0",
                 str(response.status).encode(),
                 response.media_type.encode(),
                 response.body,
             )
         )
-        marker = _marker(begun.fingerprint, begun.token)
-        await self._call(
-            lambda: self._finish(keys=[PREFIX + key], args=[marker, record, self.ttl_ms])
-        )
+        args: list[str | bytes | int] = [begun.token, record, self.ttl_ms]
+        await self._call(lambda: self._finish(keys=[PREFIX + key], args=args))
 
     async def abandon(self, key: str, begun: Begun) -> None:
-        marker = _marker(begun.fingerprint, begun.token)
-        await self._call(lambda: self._abandon(keys=[PREFIX + key], args=[marker]))
+        args = [begun.token, "1" if begun.resume else "0", begun.fingerprint]
+        await self._call(lambda: self._abandon(keys=[PREFIX + key], args=args))
 
     def describe(self) -> str:
         return redact(self._url)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
-
-    def _judge(self, record: bytes, fingerprint: str) -> Outcome:
-        state, _, rest = record.partition(b"\n")
-        if state == _RUNNING:
-            stored_fingerprint = rest.partition(b"\n")[0]
-            return InFlight() if stored_fingerprint == fingerprint.encode() else Mismatch()
-        if state == _DONE:
-            parts = rest.split(b"\n", 3)
-            if len(parts) == 4 and parts[1].isdigit():
-                stored_fingerprint, status, media_type, body = parts
-                if stored_fingerprint != fingerprint.encode():
-                    return Mismatch()
-                return Replay(StoredResponse(int(status), body, media_type.decode()))
-        # Something else wrote into our namespace: refuse rather than guess.
-        raise StoreUnavailable(f"unreadable record (state {state[:20]!r}) under {PREFIX}")
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -145,8 +167,18 @@ class RedisStore:
             raise StoreUnavailable(text) from exc
 
 
-def _marker(fingerprint: str, token: str) -> bytes:
-    return b"\n".join((_RUNNING, fingerprint.encode(), token.encode()))
+def _text(value: bytes | str) -> str:
+    # The client never decodes responses; the str branch only satisfies the types.
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _stored(record: bytes | str) -> StoredResponse:
+    raw = record.encode() if isinstance(record, str) else record
+    parts = raw.split(b"\n", 5)
+    if len(parts) != 6 or not parts[3].isdigit():
+        raise StoreUnavailable(f"unreadable answer under {PREFIX}")
+    _, _, settled, status, media_type, body = parts
+    return StoredResponse(int(status), body, media_type.decode(), settled == b"1")
 
 
 def redact(url: str) -> str:

@@ -1,7 +1,14 @@
 """The idempotency store's interface: claim a key, then record the answer or release the key.
 
-Both stores (``memory.py``, ``redis.py``) implement ``IdempotencyStore``; the HTTP guard
+Both stores (``memory.py``, ``redis.py``) implement ``IdempotencyStore``; the guard
 (``guard.py``) is the only caller. Keys arrive already scoped to the caller (see ``scoped_key``).
+
+A key's record lives for the TTL whatever becomes of its request. While the request runs, the
+record holds a lease; a record whose lease ran out without an answer (its process died, or the
+request was cancelled) is not a free key: the earlier attempt may have applied the change, so
+the next request with the key *resumes* it (``Begun.resume``), reading the jobs before writing.
+An answer that does not settle what happened (``OUTCOME_UNKNOWN``, the request's deadline) is
+kept as unsettled and resumed the same way, instead of being replayed forever.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ class StoredResponse:
     status: int
     body: bytes
     media_type: str
+    # False when the answer left the outcome open (OUTCOME_UNKNOWN, a deadline): not replayed,
+    # the next request with the key resumes instead.
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,9 @@ class Begun:
 
     token: str
     fingerprint: str
+    # An earlier attempt under this key may have applied the change (it died, was cancelled, or
+    # answered OUTCOME_UNKNOWN): read the jobs before writing anything.
+    resume: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +79,8 @@ class IdempotencyStore(Protocol):
         ...
 
     async def abandon(self, key: str, begun: Begun) -> None:
-        """Release the key (the request produced no answer worth keeping) if still ours."""
+        """The request produced no answer worth keeping: release the key if still ours. A
+        resumed key stays resumable (the attempt before it may still have applied the change)."""
         ...
 
     def describe(self) -> str:
@@ -76,10 +90,10 @@ class IdempotencyStore(Protocol):
     async def aclose(self) -> None: ...
 
 
-def scoped_key(principal: str, key: str) -> str:
-    """``<principal>:<key>``, the principal quoted so that no two (principal, key) pairs meet.
+def scoped_key(scope: str, key: str) -> str:
+    """``<scope>:<key>``, the scope quoted so that no two (scope, key) pairs meet.
 
-    Keys are printable ASCII and may contain ':'; quoting ':' in the principal's name keeps
+    Keys are printable ASCII and may contain ':'; quoting ':' in the scope keeps
     ``("a:b", "c")`` and ``("a", "b:c")`` apart.
     """
-    return f"{quote(principal, safe='')}:{key}"
+    return f"{quote(scope, safe='')}:{key}"

@@ -90,7 +90,7 @@ class BigChangeProvider(HttpProvider):
         change = self._change(request)
         if isinstance(change, JobError):
             return [change] * len(native_ids)
-        outcomes = await perform_change(change, native_ids)
+        outcomes = await perform_change(change, native_ids, resume=request.resume)
         return [self._scrub(o) if isinstance(o, JobError) else o for o in outcomes]
 
     def _change(self, request: ActionRequest) -> Change | JobError:

@@ -31,6 +31,7 @@ from jobgate.providers.resilience import (
     RetryPolicy,
     parse_retry_after,
     request_deadline_var,
+    write_deadline_var,
 )
 
 log = logging.getLogger("jobgate.upstream")
@@ -39,6 +40,8 @@ log = logging.getLogger("jobgate.upstream")
 URL_CACHE_SIZE = 4096
 # A call made outside any GraphQL request (tests, scripts) still ends: the contract's 30 s.
 DEFAULT_CALL_DEADLINE = 30.0
+# A write is not sent with less time than this left before its deadline (seconds).
+MIN_WRITE_WINDOW = 0.05
 # Timeouts after which a write may or may not have reached the upstream.
 _UNCERTAIN = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout, TimeoutError)
 # Attempt statuses for calls that were never sent.
@@ -235,8 +238,9 @@ class CallGuard:
             status = "no-slot"
             await self._take_slot(deadline)
             try:
+                limit = self._limit(call, deadline)
                 status = "cancelled"
-                response = await self._deliver(call)
+                response = await self._deliver(call, limit)
             finally:
                 self._slots.release()
             status = response.status_code
@@ -271,10 +275,26 @@ class CallGuard:
         """
         return self._urls(path)
 
-    async def _deliver(self, call: Call) -> httpx.Response:
-        # Not cut short by the request's deadline: when that passes first, the request as a
-        # whole is answered UPSTREAM_TIMEOUT (and a write in flight stays the request's problem).
-        limit = self.timeout
+    def _limit(self, call: Call, deadline: float) -> float:
+        """How long this attempt may wait for its answer: the source's timeout, but a read no
+        longer than the request has left, and a write no longer than leaves time to read the
+        job back (``write_deadline_var``). A write with too little time left is not sent."""
+        now = self._clock()
+        if call.operation != "write":
+            return max(min(self.timeout, deadline - now), 0.001)
+        until = write_deadline_var.get()
+        if until is None:
+            return self.timeout
+        left = until - now
+        if left < MIN_WRITE_WINDOW:
+            message = (
+                f"Source '{self.source}' was not sent the change: too little of the request's "
+                "time is left to send it and read the job back."
+            )
+            raise _Failed("deadline", _fail(ErrorCode.UPSTREAM_TIMEOUT, message))
+        return min(self.timeout, left)
+
+    async def _deliver(self, call: Call, limit: float) -> httpx.Response:
         try:
             # asyncio.timeout also bounds in-process transports, which ignore httpx timeouts.
             async with asyncio.timeout(limit):

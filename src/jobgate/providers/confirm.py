@@ -26,7 +26,16 @@ from typing import Any, Protocol
 
 import httpx
 
-from jobgate.domain import ActionOutcome, Deleted, ErrorCode, Job, JobAction, JobError, JobFailure
+from jobgate.domain import (
+    ActionOutcome,
+    AlreadyApplied,
+    Deleted,
+    ErrorCode,
+    Job,
+    JobAction,
+    JobError,
+    JobFailure,
+)
 from jobgate.domain.rules import invalid_state
 from jobgate.providers.base import gather_all
 from jobgate.providers.calls import WriteUncertain
@@ -125,19 +134,29 @@ class Change:
         return self.upstream.error(response)
 
 
-async def perform_change(change: Change, native_ids: Sequence[str]) -> list[ActionOutcome]:
-    """Apply ``change`` to each job: one outcome per id, in order, each one seen to be true."""
+async def perform_change(
+    change: Change, native_ids: Sequence[str], *, resume: bool = False
+) -> list[ActionOutcome]:
+    """Apply ``change`` to each job: one outcome per id, in order, each one seen to be true.
+
+    ``resume``: an earlier attempt may have applied the change (an Idempotency-Key whose first
+    request died or answered OUTCOME_UNKNOWN); a job that already shows it is not written to.
+    """
     upstream = change.upstream
     distinct = list(dict.fromkeys(native_ids))
     outcomes: dict[str, ActionOutcome] = {}
     ready: list[Job] = []
     for native_id, seen in zip(distinct, await upstream.read_jobs(distinct), strict=True):
-        if seen is None:
+        if seen is None and resume and change.deletes:
+            outcomes[native_id] = AlreadyApplied(Deleted(upstream.source, native_id))
+        elif seen is None:
             outcomes[native_id] = JobError(
                 ErrorCode.NOT_FOUND, f"Job '{upstream.source}:{native_id}' does not exist."
             )
         elif isinstance(seen, JobError):
             outcomes[native_id] = seen
+        elif resume and not change.missing(seen):
+            outcomes[native_id] = AlreadyApplied(seen)
         elif (refusal := await change.refusal(seen)) is not None:
             outcomes[native_id] = refusal
         else:

@@ -62,7 +62,9 @@ class ContentHubProvider(HttpProvider):
     ) -> list[ActionOutcome]:
         if request.action is not JobAction.CANCEL:
             return [unsupported(self.provider, request.action)] * len(native_ids)
-        return await perform_change(CancelFetchJob(request.action, self), native_ids)
+        return await perform_change(
+            CancelFetchJob(request.action, self), native_ids, resume=request.resume
+        )
 
     def job_from(self, body: Mapping[str, Any], native_id: str | None = None) -> Job:
         """The job in ``body``; its id is ``native_id`` (the one it was read by) or, for a job

@@ -49,7 +49,9 @@ class DataCloudProvider(HttpProvider):
     ) -> list[ActionOutcome]:
         if request.action not in TARGET_STATE:
             return [unsupported(self.provider, request.action)] * len(native_ids)
-        return await perform_change(MoveJobState(request.action, self), native_ids)
+        return await perform_change(
+            MoveJobState(request.action, self), native_ids, resume=request.resume
+        )
 
     def error(self, response: httpx.Response) -> JobError:
         error = super().error(response)

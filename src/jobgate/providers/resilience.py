@@ -22,6 +22,16 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
 # The absolute time (time.monotonic) by which the current GraphQL request must be answered.
 request_deadline_var: ContextVar[float | None] = ContextVar("jobgate_deadline", default=None)
+# The last moment a write may still be waiting for its answer: the rest of the request's time
+# is kept for reading the job back, so that a mutation always answers a truthful payload.
+write_deadline_var: ContextVar[float | None] = ContextVar("jobgate_write_deadline", default=None)
+# How much of the request's time a write leaves for the read-back: a quarter, at most 5 s.
+READ_BACK_SHARE = 0.25
+READ_BACK_MAX = 5.0
+
+
+def read_back_reserve(request_timeout: float) -> float:
+    return min(READ_BACK_MAX, request_timeout * READ_BACK_SHARE)
 
 
 @contextlib.contextmanager
@@ -29,9 +39,11 @@ def request_deadline(seconds: float, clock: Clock = time.monotonic) -> Iterator[
     """Within this block, upstream calls neither wait nor sleep past ``seconds`` from now."""
     deadline = clock() + seconds
     token = request_deadline_var.set(deadline)
+    writes = write_deadline_var.set(deadline - read_back_reserve(seconds))
     try:
         yield deadline
     finally:
+        write_deadline_var.reset(writes)
         request_deadline_var.reset(token)
 
 

@@ -220,7 +220,9 @@ class WorkflowManagerProvider(HttpProvider):
     ) -> list[ActionOutcome]:
         if request.action not in MANAGE_TYPES:
             return [unsupported(self.provider, request.action)] * len(native_ids)
-        return await perform_change(ManageJobs(request.action, self), native_ids)
+        return await perform_change(
+            ManageJobs(request.action, self), native_ids, resume=request.resume
+        )
 
     def error(self, response: httpx.Response) -> JobError:
         """ArcGIS names a missing privilege or a bad token in a 400 body as often as by status."""

@@ -46,7 +46,15 @@ class Authenticator:
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
         self._keys = [
-            (key.sha256, Principal(name=key.name, scopes=key.scopes, sources=key.sources))
+            (
+                key.sha256,
+                Principal(
+                    name=key.name,
+                    scopes=key.scopes,
+                    sources=key.sources,
+                    identity=f"key:{key.name}",
+                ),
+            )
             for key in settings.api_keys
         ]
         self._jwt = settings.jwt
@@ -122,6 +130,13 @@ def _verify_jwt(token: str, settings: JwtSettings) -> Principal:
         reason = next((text for kind, text in _JWT_REASONS if isinstance(exc, kind)), None)
         raise AuthError(reason or "The token is malformed.") from None
     name = claims.get(settings.name_claim)
+    subject = claims.get("sub")
+    if isinstance(subject, str) and subject:
+        identity = f"jwt:{claims.get('iss', '')}:{subject}"
+    else:  # no subject: only this very token is this caller
+        identity = (
+            "jwt-token:" + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+        )
     scopes = _claim_list(claims.get(settings.scopes_claim))
     sources: frozenset[str] | None = None
     if settings.sources_claim is not None:
@@ -131,6 +146,7 @@ def _verify_jwt(token: str, settings: JwtSettings) -> Principal:
         name=f"jwt:{name}" if isinstance(name, str) and name else "jwt",
         scopes=frozenset(scopes or ()) & SCOPES,
         sources=sources,
+        identity=identity,
     )
 
 
