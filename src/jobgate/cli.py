@@ -163,24 +163,32 @@ def _serve(args: argparse.Namespace) -> int:
 def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, Any]) -> None:
     """N worker processes on one port (uvicorn's supervisor); each builds its app from the
     environment. Metrics use prometheus_client's multiprocess mode: a scrape lands on any one
-    worker, and only files shared by all of them let it report the whole server."""
+    worker, and only files shared by all of them let it report the whole server. Idempotency
+    keys, unless Redis or a path is configured, live in a SQLite file all workers share."""
     import shutil
     import tempfile
 
     import uvicorn
 
+    from jobgate.idempotency import SHARED_PATH_ENV
+
     os.environ["JOBGATE_CONFIG"] = path
     os.environ[WORKER_LOG_LEVEL] = log_level
-    owned = None
+    owned = []
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Fresh per run: values left by an earlier run would be summed into this one's.
-        owned = tempfile.mkdtemp(prefix="jobgate-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = owned
+        owned.append(tempfile.mkdtemp(prefix="jobgate-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = owned[-1]
+    if not os.environ.get(SHARED_PATH_ENV):
+        # Without redis_url or [idempotency] path, each worker's memory would let one
+        # Idempotency-Key run once per worker: the workers share a file instead.
+        owned.append(tempfile.mkdtemp(prefix="jobgate-idempotency-"))
+        os.environ[SHARED_PATH_ENV] = os.path.join(owned[-1], "keys.sqlite")
     try:
         uvicorn.run("jobgate.cli:worker_app", factory=True, workers=workers, **common)
     finally:
-        if owned is not None:
-            shutil.rmtree(owned, ignore_errors=True)
+        for directory in owned:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def worker_app() -> Starlette:

@@ -35,6 +35,11 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {message}")
 
 
+# Seconds past request_timeout before a mutation is cut short without its payload: its calls
+# end by the deadline (a write early enough to read the job back), so this is a last resort.
+MUTATION_GRACE = 2.0
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     graphiql: bool = True
@@ -100,9 +105,11 @@ class SourceSettings:
 class IdempotencySettings:
     """``[idempotency]``: where Idempotency-Key answers are kept, and for how long."""
 
-    redis_url: str | None = field(default=None, repr=False)  # None: this process's memory
+    redis_url: str | None = field(default=None, repr=False)  # shared by replicas on any host
+    # A SQLite file shared by the processes of one host (`serve --workers N` makes one).
+    path: str | None = None
     ttl_seconds: float = 86_400.0
-    max_keys: int = 100_000  # bound of the in-memory store
+    max_keys: int = 100_000  # bound of the in-memory store (one process, no redis_url or path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +417,12 @@ def _private_key(path: str, file: str, name: str) -> str:
     return pem.decode("ascii")
 
 
-_IDEMPOTENCY_TYPES: dict[str, type] = {"redis_url": str, "ttl_seconds": float, "max_keys": int}
+_IDEMPOTENCY_TYPES: dict[str, type] = {
+    "redis_url": str,
+    "path": str,
+    "ttl_seconds": float,
+    "max_keys": int,
+}
 
 
 def _idempotency(

@@ -24,7 +24,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from graphql import GraphQLError
 from graphql import OperationType as Operation  # a parsed document's (not Strawberry's)
-from jobgate.config import ServerSettings
+from jobgate.config import MUTATION_GRACE, ServerSettings
 from jobgate.gateway import Gateway
 from jobgate.graphql.context import Context
 from jobgate.graphql.errors import is_expected
@@ -41,8 +41,6 @@ log = logging.getLogger("jobgate.graphql")
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 IDEMPOTENCY_HEADER = b"idempotency-key"
-# Seconds past the request's deadline before a mutation is cut short without its payload.
-MUTATION_GRACE = 2.0
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 # "Did you mean 'x'?" names schema members: hidden along with introspection.
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")

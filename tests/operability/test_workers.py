@@ -52,3 +52,41 @@ def test_two_workers_serve_requests_and_report_metrics_together(tmp_path: Path) 
         output = gateway.output()
     assert output.count("Started server process") == 2, output
     assert '"message":"graphql request"' in output and '"request_id":"w-7"' in output
+
+
+ABORT = "mutation($id: ID!) { abortJob(id: $id) { job { id status } error { code } } }"
+
+
+def test_two_workers_share_idempotency_keys_without_redis(tmp_path: Path) -> None:
+    """Bursts of 50 requests with one key, on 50 connections spread over two workers: the
+    mutation runs once per key (each worker's own memory would have run it once per worker)."""
+    import asyncio
+
+    gw_port = free_port()
+    gw_base = f"http://127.0.0.1:{gw_port}"
+    jobs = ["7505e000001NLkPAAW", "7505e000001NLkQAAW"]  # the demo's two Open jobs
+
+    async def burst(job: str) -> list[httpx.Response]:
+        body = {"query": ABORT, "variables": {"id": f"ingest:{job}"}}
+        headers = {"Idempotency-Key": f"abort-{job}", "Connection": "close"}
+        async with httpx.AsyncClient(base_url=gw_base, timeout=30) as client:
+            sends = [client.post("/graphql", json=body, headers=headers) for _ in range(50)]
+            return list(await asyncio.gather(*sends))
+
+    with simulated_upstreams(tmp_path) as config:
+        args = ("serve", "--config", str(config), "--port", str(gw_port), "--workers", "2")
+        with running(tmp_path, *args) as gateway:
+            gateway.wait_until_up(gw_base, "/readyz")
+            for job in jobs:
+                answers = asyncio.run(burst(job))
+                ran = [
+                    a
+                    for a in answers
+                    if a.status_code == 200 and "idempotent-replayed" not in a.headers
+                ]
+                assert len(ran) == 1, [a.text for a in ran]
+                assert ran[0].json()["data"]["abortJob"]["job"]["status"] == "ABORTED"
+                for answer in answers:
+                    assert answer.status_code in (200, 409), answer.text
+                    if answer.status_code == 200:
+                        assert answer.content == ran[0].content

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 
-from jobgate.config import IdempotencySettings, ServerSettings
+from jobgate.config import MUTATION_GRACE, IdempotencySettings, ServerSettings
 from jobgate.idempotency.guard import IdempotencyGuard
 from jobgate.idempotency.memory import MemoryStore
 from jobgate.idempotency.redis import RedisStore, redact
+from jobgate.idempotency.sqlite import SqliteStore
 from jobgate.idempotency.store import (
     Begun,
     IdempotencyStore,
@@ -32,6 +35,7 @@ __all__ = [
     "Outcome",
     "RedisStore",
     "Replay",
+    "SqliteStore",
     "StoreUnavailable",
     "StoredResponse",
     "build_store",
@@ -41,20 +45,32 @@ __all__ = [
 
 
 def lease_for(server: ServerSettings) -> float:
-    """How long an in-flight marker holds its key.
+    """How long a running request holds its key.
 
-    Longer than any request may run (the endpoint answers within ``request_timeout``), so a
-    slow first attempt is never run twice; finite, so a process that dies mid-request does
-    not lock the key for the whole TTL.
+    Longer than any request may run (a mutation answers within ``request_timeout`` plus its
+    grace), so a slow first attempt is never resumed while it runs; short, so that a retry
+    after a process died mid-request soon resumes it (reading the jobs before writing).
     """
-    return max(60.0, 2 * server.request_timeout)
+    return 2 * server.request_timeout + MUTATION_GRACE
 
 
-def build_store(settings: IdempotencySettings, server: ServerSettings) -> IdempotencyStore:
+# Set by `jobgate serve --workers N` for its workers: the SQLite file they share.
+SHARED_PATH_ENV = "JOBGATE_IDEMPOTENCY_PATH"
+
+
+def build_store(
+    settings: IdempotencySettings,
+    server: ServerSettings,
+    environ: Mapping[str, str] = os.environ,
+) -> IdempotencyStore:
     lease = lease_for(server)
     if settings.redis_url:
         log.info("idempotency keys are kept in Redis at %s", redact(settings.redis_url))
         return RedisStore.from_url(settings.redis_url, ttl=settings.ttl_seconds, lease=lease)
-    # Several workers or replicas need Redis to share keys: say where they are kept.
+    path = settings.path or environ.get(SHARED_PATH_ENV)
+    if path:
+        log.info("idempotency keys are kept in %s, shared by this host's workers", path)
+        return SqliteStore(path, ttl=settings.ttl_seconds, lease=lease)
+    # Replicas on several hosts need Redis to share keys: say where they are kept.
     log.info("idempotency keys are kept in this process's memory")
     return MemoryStore(ttl=settings.ttl_seconds, lease=lease, max_keys=settings.max_keys)
