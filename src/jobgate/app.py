@@ -110,6 +110,7 @@ def create_app(
     # Outermost, so that every answer to /graphql is logged and counted, whoever gives it.
     app.add_middleware(GraphQLRequestLog, timeout=settings.server.request_timeout)
     app.state.settings = settings
+    app.state.endpoint = endpoint
     return app
 
 

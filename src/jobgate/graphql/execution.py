@@ -8,7 +8,6 @@ and kept in a bounded cache, then executed. Measured on Q0 ``{__typename}``, Str
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
@@ -31,9 +30,18 @@ from graphql import (
 )
 from jobgate.config import ServerSettings
 from jobgate.graphql.errors import JobLookupError
+from jobgate.lru import SizedLRU
 from jobgate.security.limits import MAX_CACHED_LENGTH, document_limits_rule
 
-CACHE_SIZE = 1024
+# Prepared documents kept, by an estimate of their bytes: a parsed and validated document takes
+# ~100-180 times its text (measured with tracemalloc on Q1, Q20 and the introspection query).
+CACHE_BYTES = 32_000_000
+AST_BYTES_PER_CHARACTER = 150
+PREPARED_OVERHEAD = 4_000
+
+
+# Constant answers kept per document: one per operation name a client picks, so bounded.
+MAX_STATIC_RESULTS = 8
 
 
 @dataclass(slots=True)
@@ -46,15 +54,13 @@ class Prepared:
     static: dict[str | None, ExecutionResult] = field(default_factory=dict)
 
 
-_META_FIELDS = frozenset({"__typename", "__schema", "__type"})
-
-
 def is_static(document: DocumentNode, operation_name: str | None) -> bool:
-    """Whether the operation's answer depends on nothing but the schema.
+    """Whether the operation's answer is a constant worth keeping.
 
-    True for an operation without variables whose root fields are all meta fields
-    (``{ __typename }``, introspection): no resolver of ours runs, so one execution
-    answers every later request for the same document.
+    True for an operation without variables whose root fields are all ``__typename``: no
+    resolver of ours runs, and the answer is a few bytes, so one execution answers every later
+    request for the same document. (Introspection depends only on the schema too, but its
+    answer is ~100 KB: kept for every distinct introspection document, it would pin memory.)
     """
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
@@ -66,7 +72,7 @@ def is_static(document: DocumentNode, operation_name: str | None) -> bool:
         return False
     return all(
         isinstance(selection, FieldNode)
-        and selection.name.value in _META_FIELDS
+        and selection.name.value == "__typename"
         and not selection.directives
         for selection in operation.selection_set.selections
     )
@@ -106,10 +112,19 @@ class Executor:
         if not server.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         self.rules = tuple(rules)
-        self._cached = functools.lru_cache(maxsize=CACHE_SIZE)(self._prepare)
+        self._prepared: SizedLRU[str, Prepared] = SizedLRU(
+            max_cost=CACHE_BYTES,
+            max_entry_cost=MAX_CACHED_LENGTH * AST_BYTES_PER_CHARACTER + PREPARED_OVERHEAD,
+        )
 
     def prepare(self, query: str) -> Prepared:
-        return self._cached(query) if len(query) <= MAX_CACHED_LENGTH else self._prepare(query)
+        """``query`` parsed and validated, once per distinct (short) document."""
+        prepared = self._prepared.get(query)
+        if prepared is None:
+            prepared = self._prepare(query)
+            cost = len(query) * AST_BYTES_PER_CHARACTER + PREPARED_OVERHEAD
+            self._prepared.put(query, prepared, cost)
+        return prepared
 
     def _prepare(self, query: str) -> Prepared:
         try:
@@ -143,6 +158,11 @@ class Executor:
         )
         if isawaitable(result):
             result = await result
-        if not variables and not result.errors and is_static(prepared.document, operation_name):
+        if (
+            not variables
+            and not result.errors
+            and len(prepared.static) < MAX_STATIC_RESULTS
+            and is_static(prepared.document, operation_name)
+        ):
             prepared.static[operation_name] = result
         return result

@@ -166,7 +166,17 @@ class SqliteStore:
             connection = sqlite3.connect(
                 self.path, timeout=10.0, isolation_level=None, check_same_thread=False
             )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+            # Switching to WAL needs the file to itself: SQLite answers "locked" at once, without
+            # waiting, while another worker sets it up too. Each worker tries until it is done.
+            for attempt in range(100):
+                try:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    connection.executescript(_SCHEMA)
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == 99:
+                        connection.close()
+                        raise
+                    time.sleep(0.01)
             self._connection = connection
         return self._connection

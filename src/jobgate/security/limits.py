@@ -15,7 +15,6 @@ more than 4,300 digits, which would surface as an internal error deep in validat
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +37,7 @@ from graphql import (
     parse,
     visit,
 )
+from jobgate.lru import SizedLRU
 
 MAX_NUMBER_LENGTH = 100  # digits in one Int or Float literal: far beyond any real value
 
@@ -155,15 +155,27 @@ class Inspection:
     name: str | None = None  # the chosen operation's name, if it has one
 
 
-# Longer documents are inspected every time: the cache must not become a way to pin memory.
+# Longer documents (or operation names) are inspected every time: the cache must not become a
+# way to pin memory.
 MAX_CACHED_LENGTH = 10_000
+
+
+# Inspections kept: their keys are the client's text, so they are bounded by its size.
+_INSPECTIONS: SizedLRU[tuple[str, str | None, int], Inspection] = SizedLRU(
+    max_cost=8_000_000, max_entry_cost=MAX_CACHED_LENGTH + 1_000
+)
+_ENTRY_OVERHEAD = 300  # bytes of the key tuple and the Inspection around the text
 
 
 def inspect_document(query: str, operation_name: str | None, max_tokens: int) -> Inspection:
     """What ``query`` would run; each distinct short document is inspected once."""
-    if len(query) <= MAX_CACHED_LENGTH:
-        return _inspect_cached(query, operation_name, max_tokens)
-    return _inspect(query, operation_name, max_tokens)
+    key = (query, operation_name, max_tokens)
+    found = _INSPECTIONS.get(key)
+    if found is None:
+        found = _inspect(query, operation_name, max_tokens)
+        cost = len(query) + len(operation_name or "") + _ENTRY_OVERHEAD
+        _INSPECTIONS.put(key, found, cost)
+    return found
 
 
 def _inspect(query: str, operation_name: str | None, max_tokens: int) -> Inspection:
@@ -193,9 +205,6 @@ def _inspect(query: str, operation_name: str | None, max_tokens: int) -> Inspect
             chosen.operation, f"A number literal is longer than {MAX_NUMBER_LENGTH} digits.", name
         )
     return Inspection(chosen.operation, name=name)
-
-
-_inspect_cached = functools.lru_cache(maxsize=1024)(_inspect)
 
 
 def _parse(query: str, max_tokens: int) -> DocumentNode | None:
