@@ -87,6 +87,7 @@ class SourceSettings:
     breaker_failures: int = 5  # consecutive failed calls that open the circuit
     breaker_cooldown: float = 30.0  # seconds an open circuit fails fast before a probe
     coalesce_reads: bool = True  # concurrent reads of one job share one upstream read
+    max_answer_bytes: int = 4_000_000  # an upstream answer longer than this is not read
     # workflow-manager: the jobStatus values that mean a job is running (org-configured).
     running_statuses: tuple[str, ...] = ("Working",)
 
@@ -132,6 +133,7 @@ _COMMON_KEYS = {
     "breaker_failures",
     "breaker_cooldown",
     "coalesce_reads",
+    "max_answer_bytes",
 }
 # Per provider: its ways to authenticate, each (keys it needs, keys it may take); a source
 # uses exactly one of them. A fixed token is valid everywhere; the others obtain tokens.
@@ -297,6 +299,7 @@ _SOURCE_TYPES: dict[str, type] = {
     "breaker_failures": int,
     "breaker_cooldown": float,
     "coalesce_reads": bool,
+    "max_answer_bytes": int,
 }
 MAX_RETRIES = 5
 

@@ -20,6 +20,7 @@ import httpx
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.metrics import labelled, metrics
 from jobgate.providers.client import UpstreamClient
+from jobgate.providers.errors import AnswerTooLarge
 from jobgate.providers.resilience import (
     RETRYABLE_STATUSES,
     CircuitBreaker,
@@ -305,6 +306,12 @@ class CallGuard:
                     content=call.content,
                     headers=call.headers,
                 )
+        except AnswerTooLarge as exc:
+            what = f"answered with more than {exc.limit} bytes (not read: the answer is too large)"
+            if call.operation == "write":
+                raise _Failed("too-large", self._lost(call, what, None)) from None
+            message = f"Source '{self.source}' {what}."
+            raise _Failed("too-large", _fail(ErrorCode.UPSTREAM_UNAVAILABLE, message)) from None
         except httpx.ConnectTimeout:
             message = f"Source '{self.source}' could not be connected to in time."
             failure = NotConnected(JobError(ErrorCode.UPSTREAM_TIMEOUT, message))

@@ -19,6 +19,19 @@ import orjson
 from jobgate.domain import ErrorCode, FieldError, JobError
 
 MAX_MESSAGE = 500
+# An error body longer than this is not parsed: its start is shown as text.
+MAX_PROBLEM_BYTES = 256_000
+# How much of an upstream answer the gateway reads at most, unless a source says otherwise.
+DEFAULT_MAX_ANSWER_BYTES = 4_000_000
+
+
+class AnswerTooLarge(httpx.TransportError):
+    """The upstream's answer was longer than the source's ``max_answer_bytes``: reading stopped
+    there and the connection was closed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer was larger than {limit} bytes")
+        self.limit = limit
 
 _STATUS_CODES = {
     400: ErrorCode.VALIDATION_FAILED,
@@ -53,8 +66,10 @@ class UpstreamProblem:
 
 
 def clip(text: str, limit: int = MAX_MESSAGE) -> str:
-    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """``text`` made printable and cut to ``limit`` characters; a huge text is cut first."""
+    longer = len(text) > limit
+    text = "".join(ch if ch.isprintable() else " " for ch in text[: limit + 1]).strip()
+    return text[: limit - 3] + "..." if longer or len(text) > limit else text
 
 
 def _text(value: object) -> str | None:
@@ -134,6 +149,9 @@ def read_problem(response: httpx.Response) -> UpstreamProblem:
     raw = response.content
     if not raw.strip():
         return UpstreamProblem(message=None)
+    if len(raw) > MAX_PROBLEM_BYTES:
+        start = raw[:1000].decode("utf-8", "replace")
+        return UpstreamProblem(message=clip(start, 300), detail=f"The body was {len(raw)} bytes.")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:

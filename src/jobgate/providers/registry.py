@@ -41,4 +41,4 @@ def production_transport(settings: SourceSettings) -> httpx.AsyncBaseTransport:
         connector = aiohttp.TCPConnector(limit=settings.max_concurrency, keepalive_timeout=5.0)
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
-    return WholeBodyTransport(client=session)
+    return WholeBodyTransport(client=session, max_answer_bytes=settings.max_answer_bytes)

@@ -29,12 +29,15 @@ import contextlib
 import errno
 import functools
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import httpx
 import yarl
 from aiohttp.client_middlewares import ClientHandlerType
 from httpx_aiohttp import AiohttpTransport
+
+from jobgate.providers.errors import DEFAULT_MAX_ANSWER_BYTES, AnswerTooLarge
 
 # Distinct upstream URLs whose parsed form is kept (a job read is one URL per id).
 URL_CACHE_SIZE = 4096
@@ -126,7 +129,22 @@ def httpx_exceptions() -> Iterator[None]:
         raise  # pragma: no cover - ClientError is the last row
 
 
+# Answer headers that describe the bytes on the wire: the body handed to httpx is decoded.
+_WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+CHUNK = 65_536
+
+
 class WholeBodyTransport(AiohttpTransport):
+    """Reads every answer whole, decoded, and at most ``max_answer_bytes`` of it: past that it
+    stops reading, closes the connection and raises ``AnswerTooLarge`` (a 100 MB error body
+    must not take the process's memory and stall every other request)."""
+
+    def __init__(
+        self, *args: Any, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_answer_bytes = max_answer_bytes
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         raw_headers = request.headers.raw
         try:
@@ -145,18 +163,35 @@ class WholeBodyTransport(AiohttpTransport):
                 headers=headers,
                 data=content,
                 allow_redirects=False,
-                auto_decompress=False,  # httpx decodes, as it would with its own transport
+                # Decoded here, so that the cap counts what is kept (a small gzip can be huge).
+                auto_decompress=True,
                 timeout=_timeout(timeout.get("connect"), timeout.get("read"), timeout.get("pool")),
                 middlewares=None if request.method in _READS else _WRITE_MIDDLEWARES,
             ) as answer:
-                body = await answer.read()
+                body = await self._read(answer)
         extensions = {"http_version": b"HTTP/1.1"}
         if answer.reason:
             extensions["reason_phrase"] = answer.reason.encode()
         return httpx.Response(
             answer.status,
-            headers=answer.raw_headers,
+            headers=[(k, v) for k, v in answer.raw_headers if k.lower() not in _WIRE_HEADERS],
             content=body,
             request=request,
             extensions=extensions,
         )
+
+    async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
+        limit = self.max_answer_bytes
+        declared = answer.content_length
+        if declared is not None and declared > limit:
+            answer.close()  # not read, not reused
+            raise AnswerTooLarge(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in answer.content.iter_chunked(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                answer.close()
+                raise AnswerTooLarge(limit)
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
