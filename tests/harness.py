@@ -65,6 +65,23 @@ class Gateway:
         return body
 
 
+def app_over_faults(
+    vendors: Sequence[SimulatedVendor],
+    settings: Settings | None = None,
+    **source_overrides: Any,
+) -> tuple[Starlette, dict[str, FaultyTransport]]:
+    """A gateway app (lifespan not run) over ``vendors``, each source behind a FaultyTransport."""
+    app_of_suite = suite_app(list(vendors))
+    sources = {v.source: v.source_settings(ORIGIN, **source_overrides) for v in vendors}
+    faults = {name: FaultyTransport(httpx.ASGITransport(app=app_of_suite)) for name in sources}
+    settings = replace(settings or Settings(server=ServerSettings()), sources=sources)
+
+    def transport_for(source: SourceSettings) -> httpx.AsyncBaseTransport:
+        return faults[source.name]
+
+    return create_app(settings, transport_factory=transport_for), faults
+
+
 @contextlib.asynccontextmanager
 async def gateway(
     vendors: Sequence[SimulatedVendor] | None = None,
@@ -80,20 +97,13 @@ async def gateway(
     ``probe``: run the start-up probe of every source and wait for it (off by default, so that
     tests count only the upstream calls they cause)."""
     vendors = list(vendors) if vendors is not None else build_vendors()
-    app_of_suite = suite_app(vendors)
-    sources = {v.source: v.source_settings(ORIGIN, **source_overrides) for v in vendors}
-    faults = {name: FaultyTransport(httpx.ASGITransport(app=app_of_suite)) for name in sources}
-
-    def transport_for(source: SourceSettings) -> httpx.AsyncBaseTransport:
-        return faults[source.name]
-
     settings = Settings(
         server=replace(server or ServerSettings(), probe_sources=probe),
-        sources=sources,
+        sources={},
         idempotency=idempotency or IdempotencySettings(),
         auth=auth or AuthSettings(),
     )
-    app = create_app(settings, transport_factory=transport_for)
+    app, faults = app_over_faults(vendors, settings, **source_overrides)
     async with app.router.lifespan_context(app):
         if probe:
             await app.state.probed

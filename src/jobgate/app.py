@@ -25,6 +25,7 @@ from jobgate.observe import GraphQLRequestLog, breakers_by_source, metrics_endpo
 from jobgate.providers.base import JobProvider
 from jobgate.providers.http import collect_channels
 from jobgate.providers.registry import build_provider, production_transport
+from jobgate.redaction import register
 from jobgate.security.auth import Authenticator
 from jobgate.security.middleware import AuthMiddleware, internal_error
 
@@ -56,6 +57,8 @@ def create_app(
 ) -> Starlette:
     """Build the gateway app; ``transport_factory`` is the seam tests and demo mode use."""
     endpoint = GraphQLEndpoint(build_schema(), settings.server)
+    if settings.auth.jwt is not None and isinstance(settings.auth.jwt.key, str):
+        register([settings.auth.jwt.key])  # an HS256 secret: never in an answer or a log
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -33,6 +33,7 @@ from jobgate.idempotency.guard import IdempotencyGuard
 from jobgate.logs import request_id_var
 from jobgate.observe import note_operation
 from jobgate.principal import READ, WRITE, Principal, principal_of
+from jobgate.redaction import secrets
 from jobgate.security.csrf import csrf_refusal
 from jobgate.security.limits import Inspection, inspect_document
 
@@ -463,4 +464,5 @@ class JSONAnswer(Response):
 
 
 def _json(body: Any, status: int, media_type: str, headers: dict[str, str]) -> Response:
-    return JSONAnswer(orjson.dumps(body), status, media_type, headers)
+    # Upstreams quote credentials in their errors: none leaves in an answer (jobgate.redaction).
+    return JSONAnswer(secrets().bytes(orjson.dumps(body)), status, media_type, headers)

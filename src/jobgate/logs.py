@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from jobgate.redaction import secrets
+
 request_id_var: ContextVar[str | None] = ContextVar("jobgate_request_id", default=None)
 
 # LogRecord attributes that are not extra fields.
@@ -46,7 +48,8 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        # An upstream's words in a log line may quote a credential: none is written.
+        return secrets().text(orjson.dumps(line, default=str).decode())
 
 
 def configure_logging(level: str = "info") -> None:

@@ -25,6 +25,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from jobgate.redaction import secrets
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -56,7 +58,11 @@ class Metrics:
             return "anonymous"
         if name in self.operation_names:
             return name
-        if not _OPERATION_NAME.fullmatch(name) or len(self.operation_names) >= MAX_OPERATION_NAMES:
+        if (
+            not _OPERATION_NAME.fullmatch(name)
+            or len(self.operation_names) >= MAX_OPERATION_NAMES
+            or secrets().found_in(name)
+        ):
             return "other"
         self.operation_names.add(name)
         return name

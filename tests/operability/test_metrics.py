@@ -112,3 +112,15 @@ async def test_unusable_operation_names_do_not_become_labels(name: str) -> None:
 async def test_metrics_can_be_switched_off() -> None:
     async with harness.gateway(server=ServerSettings(metrics=False)) as gw:
         assert (await gw.client.get("/metrics")).status_code == 404
+
+
+def test_an_operation_named_after_a_credential_is_not_a_label() -> None:
+    from jobgate.metrics import metrics
+    from jobgate.redaction import secrets
+
+    secrets().add("tokenLikeSecretValue42")
+    try:
+        assert metrics().operation_label("tokenLikeSecretValue42") == "other"
+        assert metrics().operation_label("Q_tokenLikeSecretValue42_x") == "other"
+    finally:
+        secrets().discard("tokenLikeSecretValue42")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from jobgate.config import MUTATION_GRACE, IdempotencySettings, ServerSettings
 from jobgate.idempotency.guard import IdempotencyGuard
@@ -22,6 +23,7 @@ from jobgate.idempotency.store import (
     StoreUnavailable,
     scoped_key,
 )
+from jobgate.redaction import register
 
 log = logging.getLogger("jobgate.idempotency")
 
@@ -65,6 +67,7 @@ def build_store(
 ) -> IdempotencyStore:
     lease = lease_for(server)
     if settings.redis_url:
+        register([urlsplit(settings.redis_url).password])
         log.info("idempotency keys are kept in Redis at %s", redact(settings.redis_url))
         return RedisStore.from_url(settings.redis_url, ttl=settings.ttl_seconds, lease=lease)
     path = settings.path or environ.get(SHARED_PATH_ENV)

@@ -64,8 +64,7 @@ class BigChangeProvider(HttpProvider):
         return await self.http.get(JOBS_PATH, params={"pageNumber": "1", "pageSize": "1"})
 
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
-        results = await for_each(native_ids, self._read_if_valid)
-        return [self._scrub(r) if isinstance(r, JobError) else r for r in results]
+        return await for_each(native_ids, self._read_if_valid)
 
     async def _read_if_valid(self, native_id: str) -> Job | None:
         # BigChange ids are numbers: anything else cannot exist there, so it is not asked.
@@ -90,8 +89,7 @@ class BigChangeProvider(HttpProvider):
         change = self._change(request)
         if isinstance(change, JobError):
             return [change] * len(native_ids)
-        outcomes = await perform_change(change, native_ids, resume=request.resume)
-        return [self._scrub(o) if isinstance(o, JobError) else o for o in outcomes]
+        return await perform_change(change, native_ids, resume=request.resume)
 
     def _change(self, request: ActionRequest) -> Change | JobError:
         if request.action is JobAction.UPDATE:
@@ -134,18 +132,6 @@ class BigChangeProvider(HttpProvider):
             FieldError(_FIELD_NAMES.get(f.field, f.field), f.messages) for f in error.field_errors
         )
         return replace(error, field_errors=fields)
-
-    def _scrub(self, error: JobError) -> JobError:
-        """Every error leaving the adapter loses the client secret and any access token."""
-        clean = self.http.redact
-        return replace(
-            error,
-            message=clean(error.message),
-            detail=None if error.detail is None else clean(error.detail),
-            field_errors=tuple(
-                FieldError(f.field, tuple(clean(m) for m in f.messages)) for f in error.field_errors
-            ),
-        )
 
     def job_from(self, body: Mapping[str, Any], job_type: Found = None) -> Job:
         """The job in ``body``; ``job_type`` is what reading its type gave (None: no type, or

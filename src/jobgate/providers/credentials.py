@@ -27,6 +27,7 @@ from typing import Protocol
 
 import httpx
 
+from jobgate import redaction
 from jobgate.domain import JobFailure
 
 log = logging.getLogger("jobgate.upstream")
@@ -56,18 +57,6 @@ def bearer(headers: MutableMapping[str, str], value: str) -> None:
 
 def refused_401(response: httpx.Response) -> bool:
     return response.status_code == 401
-
-
-# Shorter values would mangle ordinary words in upstream messages.
-MIN_SECRET_LENGTH = 8
-
-
-def redact_all(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (of a useful length) replaced by ``[redacted]``."""
-    for secret in secrets:
-        if len(secret) >= MIN_SECRET_LENGTH and secret in text:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 def renew_margin(lifetime: float) -> float:
@@ -202,7 +191,12 @@ class RenewingToken:
                 extra={"source": self.source, "code": failure.error.code.value},
             )
             raise
+        if len(self._issued) == REMEMBERED_TOKENS:
+            redaction.secrets().discard(
+                self._issued[0]
+            )  # long replaced: no upstream quotes it any more
         self._issued.append(token.value)
+        redaction.secrets().add(token.value)
         self._token = token
         lifetime = token.expires_at - started
         self._renew_at = token.expires_at - renew_margin(lifetime)

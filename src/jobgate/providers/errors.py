@@ -33,6 +33,7 @@ class AnswerTooLarge(httpx.TransportError):
         super().__init__(f"the answer was larger than {limit} bytes")
         self.limit = limit
 
+
 _STATUS_CODES = {
     400: ErrorCode.VALIDATION_FAILED,
     401: ErrorCode.UNAUTHENTICATED,

@@ -34,7 +34,6 @@ from jobgate.providers.credentials import (
     Sign,
     Token,
     bearer,
-    redact_all,
     refused_401,
 )
 from jobgate.providers.errors import clip, code_for_status, read_problem
@@ -61,13 +60,11 @@ class TokenEndpoint:
         transport: httpx.AsyncBaseTransport,
         *,
         timeout: float,
-        redact: Callable[[str], str],
     ) -> None:
         self.source = source
         self.url = url
         self.transport = transport
         self.timeout = timeout
-        self.redact = redact
 
     async def post(
         self, form: Mapping[str, str], headers: Mapping[str, str] | None = None
@@ -109,13 +106,11 @@ class TokenEndpoint:
 
     def at(self, url: str) -> TokenEndpoint:
         """The same source's token requests, to another URL."""
-        return TokenEndpoint(
-            self.source, url, self.transport, timeout=self.timeout, redact=self.redact
-        )
+        return TokenEndpoint(self.source, url, self.transport, timeout=self.timeout)
 
     def _failure(self, code: ErrorCode, what: str) -> JobFailure:
         message = f"Source '{self.source}': the access-token request to {self.url} {what}."
-        return JobFailure(JobError(code, self.redact(message)))
+        return JobFailure(JobError(code, message))
 
     def _refusal(self, response: httpx.Response) -> JobError:
         status = response.status_code
@@ -133,9 +128,9 @@ class TokenEndpoint:
         message = words or f"Source '{self.source}' answered the token request with HTTP {status}."
         return JobError(
             code,
-            self.redact(message),
+            message,
             upstream_status=status,
-            upstream_code=None if oauth_code is None else self.redact(oauth_code),
+            upstream_code=oauth_code,
             detail=f"While obtaining an access token from {self.url}.",
         )
 
@@ -308,21 +303,8 @@ def renewing(
     sign: Sign = bearer,
     refused: Refused = refused_401,
 ) -> RenewingToken:
-    """A source's self-renewing token: ``make_grant`` turns its token endpoint into a grant.
-
-    The token endpoint's errors are redacted of the source's secrets and every token obtained.
-    """
-    obtained: list[RenewingToken] = []
-
-    def redact(text: str) -> str:
-        held = obtained[0].secrets() if obtained else settings.secrets()
-        return redact_all(text, held)
-
-    endpoint = TokenEndpoint(
-        settings.name, token_url, transport, timeout=settings.timeout, redact=redact
-    )
-    credentials = RenewingToken(
+    """A source's self-renewing token: ``make_grant`` turns its token endpoint into a grant."""
+    endpoint = TokenEndpoint(settings.name, token_url, transport, timeout=settings.timeout)
+    return RenewingToken(
         settings.name, make_grant(endpoint), secrets=settings.secrets(), sign=sign, refused=refused
     )
-    obtained.append(credentials)
-    return credentials

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, Unpack
@@ -26,7 +26,7 @@ from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
 from jobgate.providers.calls import Call, CallGuard, GuardOptions, WriteUncertain
 from jobgate.providers.client import UpstreamClient
-from jobgate.providers.credentials import Credentials, redact_all
+from jobgate.providers.credentials import Credentials
 from jobgate.providers.errors import clip, error_from_response
 from jobgate.providers.resilience import CircuitBreaker
 
@@ -58,7 +58,6 @@ class UpstreamHTTP:
         *,
         timeout: float,
         max_concurrency: int,
-        secrets: Sequence[str] = (),
         credentials: Credentials | None = None,
         **options: Unpack[GuardOptions],
     ) -> None:
@@ -66,7 +65,6 @@ class UpstreamHTTP:
         self.client = client
         self.timeout = timeout
         self.credentials = credentials  # None: calls go unsigned (the client's headers only)
-        self._secrets = tuple(secrets)
         self.guard = CallGuard(
             source,
             client,
@@ -84,11 +82,6 @@ class UpstreamHTTP:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-    def redact(self, text: str) -> str:
-        """``text`` without any configured secret or any token this source has used."""
-        held = self.credentials.secrets() if self.credentials is not None else ()
-        return redact_all(text, (*self._secrets, *held))
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> httpx.Response:
         return await self._send("GET", path, "read", params=params)
@@ -143,19 +136,12 @@ class UpstreamHTTP:
         return await self.guard.send(replace(call, headers=signed))
 
     def _describe(self, exc: Exception) -> str:
-        return self.redact(clip(str(exc) or type(exc).__name__, 200))
+        return clip(str(exc) or type(exc).__name__, 200)
 
     def error(self, response: httpx.Response, code: ErrorCode | None = None) -> JobError:
-        """The contract error for a non-success answer, with any credential scrubbed out."""
-        error = error_from_response(self.source, response, code)
-        return JobError(
-            code=error.code,
-            message=self.redact(error.message),
-            upstream_status=error.upstream_status,
-            upstream_code=error.upstream_code,
-            detail=None if error.detail is None else self.redact(error.detail),
-            field_errors=error.field_errors,
-        )
+        """The contract error for a non-success answer, in the upstream's words (credentials
+        it quotes are removed where text leaves the gateway: ``jobgate.redaction``)."""
+        return error_from_response(self.source, response, code)
 
     def json_object(self, response: httpx.Response) -> dict[str, Any]:
         """A success answer's body as a JSON object, or UPSTREAM_UNAVAILABLE if it is not one."""
@@ -195,7 +181,6 @@ def build_http(
         client,
         timeout=settings.timeout,
         max_concurrency=settings.max_concurrency,
-        secrets=settings.secrets(),
         credentials=credentials,
         retries=settings.retries,
         breaker_failures=settings.breaker_failures,

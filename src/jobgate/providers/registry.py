@@ -10,6 +10,7 @@ from jobgate.config import SourceSettings
 from jobgate.domain import Provider
 from jobgate.providers import bigchange, content_hub, data_cloud, workflow_manager
 from jobgate.providers.base import JobProvider
+from jobgate.redaction import register
 
 ProviderFactory = Callable[[SourceSettings, httpx.AsyncBaseTransport], JobProvider]
 
@@ -27,6 +28,7 @@ def build_provider(settings: SourceSettings, transport: httpx.AsyncBaseTransport
         factory = FACTORIES[settings.provider]
     except KeyError:
         raise ValueError(f"provider {settings.provider.value} is not available") from None
+    register(settings.secrets())  # never to leave the gateway (jobgate.redaction)
     return factory(settings, transport)
 
 
