@@ -28,14 +28,14 @@ from jobgate.config import MUTATION_GRACE, ServerSettings
 from jobgate.gateway import Gateway
 from jobgate.graphql.context import Context
 from jobgate.graphql.errors import is_expected
-from jobgate.graphql.execution import Executor
+from jobgate.graphql.execution import Executor, Prepared
 from jobgate.idempotency.guard import IdempotencyGuard
 from jobgate.logs import request_id_var
 from jobgate.observe import note_operation
 from jobgate.principal import READ, WRITE, Principal, principal_of
 from jobgate.redaction import secrets
 from jobgate.security.csrf import csrf_refusal
-from jobgate.security.limits import Inspection, inspect_document
+from jobgate.security.limits import Inspection, inspect_operation
 
 log = logging.getLogger("jobgate.graphql")
 
@@ -230,7 +230,9 @@ class GraphQLEndpoint:
         media_type = _media_type(received)
         query, variables, operation_name = params
         principal = principal_of(request)
-        inspection = self._check_operation(request, query, operation_name, principal)
+        # Parsed and validated once (cached by the document's text), for every use below.
+        prepared = self.executor.prepare(query)
+        inspection = self._check_operation(request, prepared, operation_name, principal)
         if inspection.problem is not None:
             # A request error (GraphQL-over-HTTP): nothing runs, and there is no "data".
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
@@ -252,11 +254,17 @@ class GraphQLEndpoint:
                 resuming=resuming,
             )
             return await self._execute(
-                query, variables, operation_name, context, media_type, request_id, mutation
+                query,
+                prepared,
+                variables,
+                operation_name,
+                context,
+                media_type,
+                request_id,
+                mutation,
             )
 
         if mutation and request.method == "POST" and IDEMPOTENCY_HEADER in received:
-            prepared = self.executor.prepare(query)
             if prepared.document is not None and not prepared.errors:
                 # After every check a fresh request passes: a replay is authorised the same way.
                 return await self.idempotency.run(
@@ -274,6 +282,7 @@ class GraphQLEndpoint:
     async def _execute(
         self,
         query: str,
+        prepared: Prepared,
         variables: dict[str, Any] | None,
         operation_name: str | None,
         context: Context,
@@ -285,7 +294,11 @@ class GraphQLEndpoint:
         try:
             async with timeouts.timeout():  # asyncio.timeout(request_timeout)
                 result = await self.executor.execute(
-                    query, variables=variables, context=context, operation_name=operation_name
+                    query,
+                    variables=variables,
+                    context=context,
+                    operation_name=operation_name,
+                    prepared=prepared,
                 )
         except TimeoutError:
             message = f"The request did not complete within {self.server.request_timeout:g} s."
@@ -324,16 +337,20 @@ class GraphQLEndpoint:
         query = request.query_params.get("query") if request.method == "GET" else None
         if query:  # a mutation over GET is a 405 whatever its headers
             operation_name = request.query_params.get("operationName")
-            inspection = inspect_document(query, operation_name, self.server.max_tokens)
+            inspection = self._inspect(self.executor.prepare(query), operation_name)
             if inspection.operation is Operation.MUTATION:
                 raise BadRequest(405, "Mutations must be sent with POST.", {"Allow": "POST"})
         raise BadRequest(400, refusal, code="CSRF_BLOCKED")
 
     def _check_operation(
-        self, request: Request, query: str, operation_name: str | None, principal: Principal
+        self,
+        request: Request,
+        prepared: Prepared,
+        operation_name: str | None,
+        principal: Principal,
     ) -> Inspection:
         """Refuse what must not run (405, 403); the inspection carries a request error, if any."""
-        inspection = inspect_document(query, operation_name, self.server.max_tokens)
+        inspection = self._inspect(prepared, operation_name)
         operation = inspection.operation
         note_operation(inspection.name, operation)
         if operation is Operation.MUTATION and request.method == "GET":
@@ -349,6 +366,11 @@ class GraphQLEndpoint:
                     code="FORBIDDEN",
                 )
         return inspection
+
+    def _inspect(self, prepared: Prepared, operation_name: str | None) -> Inspection:
+        return inspect_operation(
+            prepared.document, operation_name, long_number=prepared.long_number
+        )
 
     def _format(self, error: GraphQLError, request_id: str) -> dict[str, Any]:
         if is_expected(error):

@@ -143,3 +143,14 @@ async def test_unreachable_redis_is_an_error_without_the_password() -> None:
         assert store.describe().startswith("redis://user:***@127.0.0.1:")
     finally:
         await store.aclose()
+
+
+async def test_memory_store_is_bounded_by_the_bytes_it_keeps() -> None:
+    # Each answered key costs its key, its body and ~500 bytes of bookkeeping: 602 here.
+    store = MemoryStore(ttl=60, lease=60, max_keys=1000, max_bytes=2000)
+    for n in range(10):
+        claim = begun(await store.begin(f"k{n}", "fp"))
+        await store.finish(f"k{n}", claim, StoredResponse(200, b"x" * 100, "application/json"))
+    assert len(store) == 3, "the oldest answers go once their bytes pass max_bytes"
+    assert isinstance(await store.begin("k9", "fp"), Replay)
+    assert isinstance(await store.begin("k0", "fp"), Begun)

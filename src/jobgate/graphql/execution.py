@@ -31,11 +31,11 @@ from graphql import (
 from jobgate.config import ServerSettings
 from jobgate.graphql.errors import JobLookupError
 from jobgate.lru import SizedLRU
-from jobgate.security.limits import MAX_CACHED_LENGTH, document_limits_rule
+from jobgate.security.limits import MAX_CACHED_LENGTH, document_limits_rule, has_long_number
 
 # Prepared documents kept, by an estimate of their bytes: a parsed and validated document takes
 # ~100-180 times its text (measured with tracemalloc on Q1, Q20 and the introspection query).
-CACHE_BYTES = 32_000_000
+CACHE_BYTES = 16_000_000
 AST_BYTES_PER_CHARACTER = 150
 PREPARED_OVERHEAD = 4_000
 
@@ -50,6 +50,8 @@ class Prepared:
 
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...] = ()
+    # A number literal too long for int(): refused before validation, which would fail on it.
+    long_number: bool = False
     # Results of operations that depend on the schema alone, by operation name.
     static: dict[str | None, ExecutionResult] = field(default_factory=dict)
 
@@ -133,6 +135,8 @@ class Executor:
             return Prepared(None, (error,))
         except RecursionError:
             return Prepared(None, (GraphQLError("The document is nested too deeply."),))
+        if has_long_number(document):
+            return Prepared(document, long_number=True)
         return Prepared(document, tuple(validate(self.schema, document, self.rules)))
 
     async def execute(
@@ -142,8 +146,10 @@ class Executor:
         variables: dict[str, Any] | None,
         context: Any,
         operation_name: str | None,
+        prepared: Prepared | None = None,
     ) -> ExecutionResult:
-        prepared = self.prepare(query)
+        """Run ``query`` (``prepared``: it parsed and validated already, by ``prepare``)."""
+        prepared = prepared or self.prepare(query)
         if prepared.document is None or prepared.errors:
             return ExecutionResult(None, list(prepared.errors))
         if not variables and (static := prepared.static.get(operation_name)) is not None:

@@ -38,11 +38,15 @@ class MemoryStore:
         ttl: float,
         lease: float,
         max_keys: int,
+        max_bytes: int = 16_000_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl = ttl
         self.lease = lease
         self.max_keys = max_keys
+        # Of stored keys and answers: keys are bounded by their size, not only their count.
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._clock = clock
         # Ordered by last write, so the front holds the entries that expire first.
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -52,12 +56,12 @@ class MemoryStore:
         self._prune(now)
         entry = self._entries.get(key)
         if entry is not None and entry.expires <= now:
-            del self._entries[key]
+            self._forget(key)
             entry = None
         if entry is None:
             while len(self._entries) >= self.max_keys:
                 # Bounded memory beats remembering everything: the oldest key goes first.
-                self._entries.popitem(last=False)
+                self._drop_oldest()
             self._entries[key] = _Entry(fingerprint, now + self.ttl, None)
             return self._claim(key, now, resume=False)
         if entry.fingerprint != fingerprint:
@@ -75,6 +79,8 @@ class MemoryStore:
         entry.token = secrets.token_hex(16)
         entry.lease_until = now + self.lease
         entry.expires = now + self.ttl
+        if entry.response is not None:
+            self._bytes -= _cost(key, entry.response)
         entry.response = None
         self._entries.move_to_end(key)
         return Begun(entry.token, entry.fingerprint, resume=resume)
@@ -84,8 +90,11 @@ class MemoryStore:
         if entry is not None and entry.token != begun.token:
             return  # our lease ran out and another attempt holds the key: it decides
         expires = self._clock() + self.ttl
+        self._forget(key)
         self._entries[key] = _Entry(begun.fingerprint, expires, None, 0.0, response)
-        self._entries.move_to_end(key)
+        self._bytes += _cost(key, response)
+        while self._bytes > self.max_bytes and len(self._entries) > 1:
+            self._drop_oldest()
 
     async def abandon(self, key: str, begun: Begun) -> None:
         entry = self._entries.get(key)
@@ -94,13 +103,14 @@ class MemoryStore:
         if begun.resume:
             entry.token, entry.lease_until = None, 0.0  # still resumable: the next one re-reads
         else:
-            del self._entries[key]
+            self._forget(key)
 
     def describe(self) -> str:
         return "memory"
 
     async def aclose(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -110,4 +120,22 @@ class MemoryStore:
             first = next(iter(self._entries.values()))
             if first.expires > now:
                 return
-            self._entries.popitem(last=False)
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        key, entry = self._entries.popitem(last=False)
+        if entry.response is not None:
+            self._bytes -= _cost(key, entry.response)
+
+    def _forget(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry.response is not None:
+            self._bytes -= _cost(key, entry.response)
+
+
+# Bytes an answered key holds besides its body: the entry, its fingerprint, the dict slot.
+ENTRY_OVERHEAD = 500
+
+
+def _cost(key: str, response: StoredResponse) -> int:
+    return len(key) + len(response.body) + ENTRY_OVERHEAD

@@ -7,7 +7,7 @@ every path through the fragments (a few fragments spreading each other twice tak
 fail on an unknown fragment. Depth counts nested selection sets (``{ job { id } }`` is 1);
 introspection fields are left to graphql-core's MaxIntrospectionDepthRule, as graphql-armor does.
 
-``inspect_document`` finds the operation a request would run (for CSRF, scopes and the 405 for
+``inspect_operation`` finds the operation a request would run (for CSRF, scopes and the 405 for
 mutations over GET) and request-level problems: no operation, an ambiguous or unknown
 ``operationName``, and number literals long enough to break ``int()`` (Python refuses to convert
 more than 4,300 digits, which would surface as an internal error deep in validation).
@@ -34,10 +34,8 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     Visitor,
-    parse,
     visit,
 )
-from jobgate.lru import SizedLRU
 
 MAX_NUMBER_LENGTH = 100  # digits in one Int or Float literal: far beyond any real value
 
@@ -155,31 +153,16 @@ class Inspection:
     name: str | None = None  # the chosen operation's name, if it has one
 
 
-# Longer documents (or operation names) are inspected every time: the cache must not become a
-# way to pin memory.
+# Longer documents are parsed every time: no cache may become a way to pin memory.
 MAX_CACHED_LENGTH = 10_000
 
 
-# Inspections kept: their keys are the client's text, so they are bounded by its size.
-_INSPECTIONS: SizedLRU[tuple[str, str | None, int], Inspection] = SizedLRU(
-    max_cost=8_000_000, max_entry_cost=MAX_CACHED_LENGTH + 1_000
-)
-_ENTRY_OVERHEAD = 300  # bytes of the key tuple and the Inspection around the text
-
-
-def inspect_document(query: str, operation_name: str | None, max_tokens: int) -> Inspection:
-    """What ``query`` would run; each distinct short document is inspected once."""
-    key = (query, operation_name, max_tokens)
-    found = _INSPECTIONS.get(key)
-    if found is None:
-        found = _inspect(query, operation_name, max_tokens)
-        cost = len(query) + len(operation_name or "") + _ENTRY_OVERHEAD
-        _INSPECTIONS.put(key, found, cost)
-    return found
-
-
-def _inspect(query: str, operation_name: str | None, max_tokens: int) -> Inspection:
-    document = _parse(query, max_tokens)
+def inspect_operation(
+    document: DocumentNode | None, operation_name: str | None, *, long_number: bool = False
+) -> Inspection:
+    """What a parsed document would run for ``operation_name`` (cheap: the document is parsed
+    once, by the executor's cache). ``long_number``: the document has a number literal too long
+    to convert (found when it was parsed)."""
     if document is None:
         return Inspection()
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -200,18 +183,18 @@ def _inspect(query: str, operation_name: str | None, max_tokens: int) -> Inspect
     name = chosen.name.value if chosen.name else None
     if chosen.operation is OperationType.SUBSCRIPTION:
         return Inspection(chosen.operation, "Subscriptions are not supported.", name)
-    if _has_long_number(document):
+    if long_number:
         return Inspection(
             chosen.operation, f"A number literal is longer than {MAX_NUMBER_LENGTH} digits.", name
         )
     return Inspection(chosen.operation, name=name)
 
 
-def _parse(query: str, max_tokens: int) -> DocumentNode | None:
-    try:
-        return parse(query, max_tokens=max_tokens)
-    except (GraphQLError, RecursionError):
-        return None
+def has_long_number(document: DocumentNode) -> bool:
+    """Whether a number literal is too long for ``int()`` (validation would fail on it)."""
+    finder = _LongNumber()
+    visit(document, finder)
+    return finder.found
 
 
 class _LongNumber(Visitor):
@@ -228,9 +211,3 @@ class _LongNumber(Visitor):
             self.found = True
             return BREAK
         return None
-
-
-def _has_long_number(document: DocumentNode) -> bool:
-    finder = _LongNumber()
-    visit(document, finder)
-    return finder.found

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import h11
@@ -63,13 +64,20 @@ class _Request:
         return self.target.partition("?")[0]
 
 
+# Picks a fault for a request no listed fault matched (random faults for a soak), or None.
+Chaos = Callable[[str, str], "WireFault | None"]
+
+
 @dataclass
 class FaultProxy:
-    """Serves ``app`` on 127.0.0.1 with faults; ``received`` counts (method, path) as they came."""
+    """Serves ``app`` on 127.0.0.1 with faults. ``received`` counts (method, path) as they came;
+    ``forwarded`` what was passed on to the simulator (and so applied, for a write)."""
 
     app: ASGIApp
     faults: list[WireFault] = field(default_factory=list)
+    chaos: Chaos | None = None
     received: Counter[tuple[str, str]] = field(default_factory=Counter)
+    forwarded: Counter[tuple[str, str]] = field(default_factory=Counter)
     _server: asyncio.Server | None = None
     _client: httpx.AsyncClient | None = None
     _connections: set[asyncio.Task[None]] = field(default_factory=set)
@@ -120,7 +128,7 @@ class FaultProxy:
                 if fault.times > 0:
                     fault.times -= 1
                 return fault
-        return None
+        return None if self.chaos is None else self.chaos(request.method, request.path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -130,6 +138,8 @@ class FaultProxy:
             await self._connection(reader, writer)
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # closing: asyncio's server would log a cancelled connection task as an error
         finally:
             self._connections.discard(task)
             writer.close()
@@ -163,6 +173,7 @@ class FaultProxy:
 
     async def _forward(self, request: _Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         assert self._client is not None
+        self.forwarded[request.method, request.path] += 1
         headers = [(k, v) for k, v in request.headers if k.lower() != b"content-length"]
         response = await self._client.request(
             request.method, request.target, headers=headers, content=request.body
