@@ -1,6 +1,6 @@
 """Fuzz + fault soak: hostile inputs, fuzzed documents and injected upstream faults, together.
 
-    python -m bench.hostile                  # 3 minutes; writes bench/HOSTILE.md
+    python -m bench.hostile --write          # 10 minutes; writes bench/HOSTILE.md
     python -m bench.hostile --seconds 20     # a short run; prints the figures only
 
 Everything is on 127.0.0.1 and bounded in time: the four vendor simulators run in this process
@@ -12,8 +12,8 @@ answers larger than the gateway reads. The gateway runs as a real ``jobgate serv
 bad credentials, bad ids), fuzzed documents, and keyed mutations sent several times each.
 
 Reported, with their targets: requests; 5xx answers (0); answers with INTERNAL (0); the gateway's
-RSS once 30 % of the run has warmed its (bounded) caches, and at the end (flat: the second
-figure within 15 MB of the first); changes applied per keyed mutation (at most one, exactly one
+RSS at half time, once the bounded caches and stores are full (it takes a few minutes of fuzzed
+documents and fresh keys), and at the end (flat: within 15 MB; not judged under 5 minutes); changes applied per keyed mutation (at most one, exactly one
 where the answer said success); credentials found in any answer or log line (0).
 The exit status is 1 when a target is missed.
 """
@@ -47,7 +47,7 @@ FAULT_SHARE = 0.12
 KEYED_JOBS = 2000  # after these, keyed mutations repeat old keys (replays)
 CONCURRENCY = 24
 RSS_TOLERANCE_MB = 15.0
-WARM_SHARE = 0.3  # of the run, before RSS is taken as the start figure
+WARM_SHARE = 0.5  # of the run, before RSS is taken as the start figure
 
 READ = "query($ids: [ID!]!) { jobs(ids: $ids) { id status providerStatus allowedActions } }"
 CLOSE = "mutation($id: ID!) { closeJob(id: $id) { job { id status } error { code message } } }"
@@ -387,8 +387,13 @@ def _report(
     }
 
 
+# A shorter run says nothing about memory: caches are still filling.
+MIN_SECONDS_FOR_RSS = 300.0
+
+
 def verdict(figures: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rss_growth = figures["rss_end_mb"] - figures["rss_start_mb"]
+    judge_rss = figures["seconds"] >= MIN_SECONDS_FOR_RSS
     twice = sum(n for applied, n in figures["changes_applied_per_key"].items() if applied > 1)
     return [
         ("5xx answers", f"{figures['five_xx']} (target 0)", figures["five_xx"] == 0),
@@ -397,8 +402,9 @@ def verdict(figures: dict[str, Any]) -> list[tuple[str, str, bool]]:
             f"RSS after {WARM_SHARE:.0%} of the run → end",
             f"{figures['rss_start_mb']} → {figures['rss_end_mb']} MB (at the very start "
             f"{figures.get('rss_first_mb', '?')}, max {figures['rss_max_mb']}; target: "
-            f"within {RSS_TOLERANCE_MB:g} MB)",
-            rss_growth <= RSS_TOLERANCE_MB,
+            f"within {RSS_TOLERANCE_MB:g} MB)"
+            + ("" if judge_rss else f"; not judged under {MIN_SECONDS_FOR_RSS:g} s"),
+            rss_growth <= RSS_TOLERANCE_MB or not judge_rss,
         ),
         ("keys whose change was applied twice", f"{twice} (target 0)", twice == 0),
         (
@@ -474,7 +480,7 @@ def _free_port() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="write bench/HOSTILE.md")
     args = parser.parse_args(argv)

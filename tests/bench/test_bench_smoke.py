@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import orjson
@@ -190,3 +191,15 @@ def test_results_render_with_every_section() -> None:
     assert verdicts["RSS flat over a 2-minute soak"] == "PASS"
     assert "| aiohttp | 100.0 |" in text
     assert "| Q1 p50 overhead" in text and "## Reading" in text and "| nproc | 2 |" in text
+
+
+def test_the_fuzz_and_fault_soak_runs_and_meets_its_targets(tmp_path: Path) -> None:
+    """Ten seconds of bench.hostile: hostile inputs, fuzzed documents and random upstream faults
+    against a real gateway process. (The README's figures come from a several-minute run.)"""
+    from bench import hostile
+
+    figures = asyncio.run(hostile.soak(10.0, seed=7, workdir=tmp_path))
+    assert figures["requests"] > 100
+    failed = [(name, shown) for name, shown, ok in hostile.verdict(figures) if not ok]
+    assert failed == [], failed
+    assert figures["keyed_mutations"] > 10

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jobgate.config import SourceSettings
-from jobgate.domain import ErrorCode, JobFailure, Provider
+from jobgate.domain import ErrorCode, JobError, JobFailure, Provider
 from jobgate.providers.client import UpstreamClient
 from jobgate.providers.http import WriteUncertain, build_http
 from jobgate.providers.registry import production_transport
@@ -66,6 +66,11 @@ async def raises_on_get(base: str, expected: type[Exception], **options: Any) ->
 
 async def read_fails_with(base: str) -> ErrorCode:
     """The contract code a job read from ``base`` fails with (no retries)."""
+    return (await read_failure(base)).code
+
+
+async def read_failure(base: str) -> JobError:
+    """The error a job read from ``base`` fails with (no retries)."""
     source = settings(base, retries=0)
     http = build_http(source, production_transport(source))
     try:
@@ -73,7 +78,7 @@ async def read_fails_with(base: str) -> ErrorCode:
             await http.get("/jobs/1")
     finally:
         await http.aclose()
-    return failure.value.error.code
+    return failure.value.error
 
 
 @pytest.fixture
@@ -298,14 +303,7 @@ async def test_a_refused_connection_says_so_in_plain_words() -> None:
 
     runner, base = await serve(handler)
     await runner.cleanup()
-    source = settings(base, retries=0)
-    http = build_http(source, production_transport(source))
-    try:
-        with pytest.raises(JobFailure) as failure:
-            await http.get("/jobs/1")
-    finally:
-        await http.aclose()
-    message = failure.value.error.message
+    message = (await read_failure(base)).message
     assert "refused the connection" in message, message
     assert "ssl:" not in message
     assert base.removeprefix("http://") in message

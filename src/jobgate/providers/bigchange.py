@@ -40,8 +40,8 @@ from jobgate.domain.rules import unsupported
 from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
 from jobgate.providers.bigchange_types import Found, JobTypeLoader
 from jobgate.providers.confirm import Change, Write, perform_change
-from jobgate.providers.credentials import Credentials, FixedToken
-from jobgate.providers.grants import client_credentials, renewing
+from jobgate.providers.credentials import Grant
+from jobgate.providers.grants import TokenEndpoint, client_credentials, credentials_for
 from jobgate.providers.http import UpstreamHTTP, build_http
 
 log = logging.getLogger("jobgate.upstream")
@@ -269,27 +269,18 @@ def _job_type_from(type_id: int, body: Mapping[str, Any]) -> BigChangeJobType:
 
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> BigChangeProvider:
     """OAuth2 client credentials (or a fixed token); every call also carries ``Customer-Id``."""
-    assert settings.customer_id is not None  # config requires it
-    customer_id = settings.customer_id
+    customer_id = settings.customer_id or ""  # config requires it
 
     def sign(headers: MutableMapping[str, str], value: str) -> None:
         headers["Authorization"] = f"Bearer {value}"
         headers["Customer-Id"] = customer_id
 
-    credentials: Credentials
-    if settings.renews_tokens:
-        assert settings.client_id and settings.client_secret  # config requires them
-        client_id, secret = settings.client_id, settings.client_secret
-        credentials = renewing(
-            settings,
-            transport,
-            settings.token_url or f"{settings.base_url}/auth/tokens",
-            lambda endpoint: client_credentials(endpoint, client_id, secret),
-            sign=sign,
-        )
-    else:
-        assert settings.token is not None
-        credentials = FixedToken(settings.token, sign=sign)
+    def app_token(endpoint: TokenEndpoint) -> Grant:
+        client_id, secret = settings.client_id or "", settings.client_secret or ""
+        return client_credentials(endpoint, client_id, secret)
+
+    token_url = settings.token_url or f"{settings.base_url}/auth/tokens"
+    credentials = credentials_for(settings, transport, token_url, app_token, sign=sign)
     return BigChangeProvider(
         settings.name, build_http(settings, transport, credentials=credentials)
     )

@@ -27,8 +27,8 @@ from jobgate.domain.jobs import JobAction, Provider
 from jobgate.domain.rules import unsupported
 from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
 from jobgate.providers.confirm import Change, Write, perform_change
-from jobgate.providers.credentials import Credentials, FixedToken, bearer
-from jobgate.providers.grants import password_then_refresh, renewing
+from jobgate.providers.credentials import Grant, bearer
+from jobgate.providers.grants import TokenEndpoint, credentials_for, password_then_refresh
 from jobgate.providers.http import build_http
 
 JOBS_PATH = "/api/fetchjobs"
@@ -194,32 +194,27 @@ def _count_as_sent(value: object) -> int | str | None:
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> ContentHubProvider:
     """OAuth (password grant, renewed with the refresh token), or a fixed token sent as a bearer
     token or as the legacy ``X-Auth-Token`` header, which never expires."""
-    credentials: Credentials
-    if settings.renews_tokens:
-        assert settings.client_id and settings.client_secret  # config requires them
-        assert settings.username and settings.password
-        client_id, secret = settings.client_id, settings.client_secret
-        username, password = settings.username, settings.password
-        credentials = renewing(
-            settings,
-            transport,
-            settings.token_url or f"{settings.base_url}/oauth/token",
-            lambda endpoint: password_then_refresh(
-                endpoint,
-                client_id=client_id,
-                client_secret=secret,
-                username=username,
-                password=password,
-            ),
+    header = AUTH_HEADERS.get(settings.auth_header)
+    if header is None:
+        raise ValueError(f"unknown auth_header {settings.auth_header!r} for Content Hub")
+
+    def password_grant(endpoint: TokenEndpoint) -> Grant:
+        # Config requires all four with OAuth; they are not read with a fixed token.
+        return password_then_refresh(
+            endpoint,
+            client_id=settings.client_id or "",
+            client_secret=settings.client_secret or "",
+            username=settings.username or "",
+            password=settings.password or "",
         )
-    else:
-        assert settings.token is not None
-        header = AUTH_HEADERS.get(settings.auth_header)
-        if header is None:
-            raise ValueError(f"unknown auth_header {settings.auth_header!r} for Content Hub")
-        credentials = FixedToken(
-            settings.token, sign=bearer if header == "Authorization" else _legacy
-        )
+
+    credentials = credentials_for(
+        settings,
+        transport,
+        settings.token_url or f"{settings.base_url}/oauth/token",
+        password_grant,
+        sign=bearer if header == "Authorization" else _legacy,
+    )
     return ContentHubProvider(
         settings.name, build_http(settings, transport, credentials=credentials)
     )

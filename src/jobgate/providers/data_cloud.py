@@ -15,8 +15,8 @@ from jobgate.domain.jobs import Provider
 from jobgate.domain.rules import unsupported
 from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
 from jobgate.providers.confirm import Change, Open, Proven, Verdict, Write, perform_change
-from jobgate.providers.credentials import Credentials, FixedToken
-from jobgate.providers.grants import renewing, salesforce_exchange
+from jobgate.providers.credentials import Grant
+from jobgate.providers.grants import TokenEndpoint, credentials_for, salesforce_exchange
 from jobgate.providers.http import build_http
 
 JOBS_PATH = "/api/v1/ingest/jobs"
@@ -117,26 +117,21 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> Data
     """A fixed Data Cloud token, or Salesforce's two-step exchange: a Salesforce token (client
     credentials, or the JWT bearer flow), exchanged for a Data Cloud token whose instance_url
     is the Ingestion API's host (used when base_url is left out)."""
-    credentials: Credentials
-    if settings.renews_tokens:
-        assert settings.login_url and settings.client_id  # config requires them
-        client_id, secret, key = settings.client_id, settings.client_secret, settings.private_key
-        username, login_url = settings.username, settings.login_url
-        credentials = renewing(
-            settings,
-            transport,
-            f"{login_url}/services/oauth2/token",
-            lambda endpoint: salesforce_exchange(
-                endpoint,
-                client_id=client_id,
-                client_secret=secret,
-                private_key=key,
-                username=username,
-                audience=login_url,
-            ),
+    login_url = settings.login_url or ""  # config requires it with token-obtaining keys
+
+    def exchange(endpoint: TokenEndpoint) -> Grant:
+        return salesforce_exchange(
+            endpoint,
+            client_id=settings.client_id or "",
+            client_secret=settings.client_secret,
+            private_key=settings.private_key,
+            username=settings.username,
+            audience=login_url,
         )
-    else:
-        assert settings.token is not None
-        credentials = FixedToken(settings.token)
-    http = build_http(settings, transport, credentials=credentials)
-    return DataCloudProvider(settings.name, http)
+
+    credentials = credentials_for(
+        settings, transport, f"{login_url}/services/oauth2/token", exchange
+    )
+    return DataCloudProvider(
+        settings.name, build_http(settings, transport, credentials=credentials)
+    )

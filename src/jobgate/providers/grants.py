@@ -28,6 +28,8 @@ from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
 from jobgate.providers.credentials import (
+    Credentials,
+    FixedToken,
     Grant,
     Refused,
     RenewingToken,
@@ -294,7 +296,7 @@ def origin(instance_url: str) -> str:
     return instance_url if "://" in instance_url else f"https://{instance_url}"
 
 
-def renewing(
+def credentials_for(
     settings: SourceSettings,
     transport: httpx.AsyncBaseTransport,
     token_url: str,
@@ -302,8 +304,12 @@ def renewing(
     *,
     sign: Sign = bearer,
     refused: Refused = refused_401,
-) -> RenewingToken:
-    """A source's self-renewing token: ``make_grant`` turns its token endpoint into a grant."""
+) -> Credentials:
+    """A source's credentials: its fixed ``token``, or a self-renewing token that
+    ``make_grant`` obtains from the source's token endpoint at ``token_url``."""
+    if not settings.renews_tokens:
+        assert settings.token is not None  # config requires one or the other
+        return FixedToken(settings.token, sign=sign, refused=refused)
     endpoint = TokenEndpoint(settings.name, token_url, transport, timeout=settings.timeout)
     return RenewingToken(
         settings.name, make_grant(endpoint), secrets=settings.secrets(), sign=sign, refused=refused

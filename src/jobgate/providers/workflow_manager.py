@@ -59,8 +59,8 @@ from jobgate.providers.base import (
     text_field,
 )
 from jobgate.providers.confirm import Change, Open, Refused, Verdict, Write, perform_change
-from jobgate.providers.credentials import Credentials, FixedToken
-from jobgate.providers.grants import client_credentials, renewing
+from jobgate.providers.credentials import Grant
+from jobgate.providers.grants import TokenEndpoint, client_credentials, credentials_for
 from jobgate.providers.http import UpstreamHTTP, build_http
 
 _MISSING_JOB = re.compile(r"invalid job ?id|job .*(does not exist|not found)", re.IGNORECASE)
@@ -329,19 +329,12 @@ def refused_token(response: httpx.Response) -> bool:
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> WorkflowManagerProvider:
     """A fixed ArcGIS token, or an OAuth app's client credentials (ArcGIS Online's token URL
     unless ``token_url`` names a portal's)."""
-    credentials: Credentials
-    if settings.renews_tokens:
-        assert settings.client_id and settings.client_secret  # config requires them
-        client_id, secret = settings.client_id, settings.client_secret
-        credentials = renewing(
-            settings,
-            transport,
-            settings.token_url or ARCGIS_TOKEN_URL,
-            lambda endpoint: client_credentials(endpoint, client_id, secret, extra={"f": "json"}),
-            refused=refused_token,
-        )
-    else:
-        assert settings.token is not None
-        credentials = FixedToken(settings.token, refused=refused_token)
+
+    def app_token(endpoint: TokenEndpoint) -> Grant:
+        client_id, secret = settings.client_id or "", settings.client_secret or ""
+        return client_credentials(endpoint, client_id, secret, extra={"f": "json"})
+
+    token_url = settings.token_url or ARCGIS_TOKEN_URL
+    credentials = credentials_for(settings, transport, token_url, app_token, refused=refused_token)
     http = build_http(settings, transport, credentials=credentials)
     return WorkflowManagerProvider(settings.name, http, running_statuses=settings.running_statuses)

@@ -11,6 +11,7 @@ Fault kinds:
 
 * ``drop-before``: read the request, close the connection; the simulator never sees it.
 * ``drop-after``: pass it on (applied), then close the connection without an answer.
+* ``hang-before``: answer nothing for ``hang`` seconds without passing it on, then close.
 * ``hang-after``: pass it on, then answer nothing for ``hang`` seconds, then close.
 * ``status``: answer ``status`` with ``body``; the simulator never sees it.
 * ``status-after``: pass it on, then answer ``status`` with ``body`` instead of its answer.
@@ -29,7 +30,9 @@ import h11
 import httpx
 from starlette.types import ASGIApp
 
-KINDS = frozenset({"drop-before", "drop-after", "hang-after", "status", "status-after"})
+KINDS = frozenset(
+    {"drop-before", "drop-after", "hang-before", "hang-after", "status", "status-after"}
+)
 MAX_REQUEST_BYTES = 1_000_000
 
 
@@ -152,8 +155,10 @@ class FaultProxy:
                 return
             self.received[request.method, request.path] += 1
             fault = self._take(request)
-            if fault is not None and fault.kind in ("drop-before", "status"):
-                if fault.kind == "drop-before":
+            if fault is not None and fault.kind in ("drop-before", "hang-before", "status"):
+                if fault.kind == "hang-before":
+                    await asyncio.sleep(fault.hang)
+                if fault.kind != "status":
                     return
                 await _answer(conn, writer, fault.status, fault.body, fault.content_type)
             else:
