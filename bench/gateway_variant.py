@@ -32,7 +32,7 @@ def httpx_pool(settings: SourceSettings) -> httpx.AsyncBaseTransport:
 
 def send_through_client() -> None:
     """Every upstream call through ``httpx.AsyncClient.request``, as before direct dispatch."""
-    from jobgate.providers.client import UpstreamClient
+    from jobgate.upstream.client import UpstreamClient
 
     async def dispatch(self: UpstreamClient, method: str, url: httpx.URL, **kw: Any) -> Any:
         return await self.request(method, url, **kw)
@@ -49,8 +49,8 @@ def strawberry_resolvers() -> None:
 
 def no_document_cache() -> None:
     """Parse, validate and inspect every request's document again (no static answers either)."""
+    from jobgate.graphql import limits
     from jobgate.graphql.execution import Executor
-    from jobgate.security import limits
 
     Executor.prepare = lambda self, query: self._prepare(query)  # type: ignore[method-assign]
     limits._inspect_cached = limits._inspect  # type: ignore[assignment]
@@ -76,8 +76,9 @@ class StdJson:
 
 def stdlib_json() -> None:
     """Request, response and upstream bodies through ``json`` instead of ``orjson``."""
-    from jobgate import graphql_http, observe
-    from jobgate.providers import http
+    from jobgate.upstream import channel as http
+    from jobgate.web import endpoint as graphql_http
+    from jobgate.web import observe
 
     for module in (graphql_http, observe, http):
         module.orjson = StdJson  # type: ignore[attr-defined]
@@ -95,10 +96,10 @@ def tune_gc_as_serve_does() -> None:
 def main() -> None:
     import uvicorn
 
-    from jobgate.app import create_app
     from jobgate.config import load_settings
     from jobgate.logs import configure_logging
     from jobgate.providers.registry import production_transport
+    from jobgate.web.app import create_app
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", required=True)

@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from jobgate.app import create_app
 from jobgate.config import IdempotencySettings, ServerSettings, Settings, SourceSettings
+from jobgate.config.auth import AuthSettings
 from jobgate.domain import Provider
 from jobgate.providers.base import JobProvider
 from jobgate.providers.registry import build_provider
-from jobgate.security.settings import AuthSettings
 from jobgate.simulators.faults import FaultyTransport
 from jobgate.simulators.suite import SimulatedVendor, build_vendors, suite_app
+from jobgate.web.app import create_app
 
 ORIGIN = "http://simulators.test"
 

@@ -152,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
         assert path is not None
         _serve_workers(path, args.workers, args.log_level, common)
     else:
-        from jobgate.app import create_app, demo_app
+        from jobgate.web.app import create_app, demo_app
 
         app = demo_app() if settings is None else create_app(settings)
         tune_gc()
@@ -170,7 +170,7 @@ def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, An
 
     import uvicorn
 
-    from jobgate.idempotency import SHARED_PATH_ENV
+    from jobgate.web.idempotency import SHARED_PATH_ENV
 
     os.environ["JOBGATE_CONFIG"] = path
     os.environ[WORKER_LOG_LEVEL] = log_level
@@ -193,8 +193,8 @@ def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, An
 
 def worker_app() -> Starlette:
     """Factory each ``--workers`` process calls: its own JSON logging, then the app."""
-    from jobgate.app import app_from_environment
     from jobgate.logs import configure_logging
+    from jobgate.web.app import app_from_environment
 
     configure_logging(os.environ.get(WORKER_LOG_LEVEL, "info"))
     app = app_from_environment()

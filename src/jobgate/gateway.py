@@ -16,9 +16,9 @@ from typing import TypeAlias
 from jobgate.domain import ActionOutcome, ActionRequest, Job, JobError, JobId, parse_job_id
 from jobgate.domain.errors import ErrorCode
 from jobgate.domain.ids import MAX_ID_LENGTH
+from jobgate.domain.principal import Principal
 from jobgate.domain.rules import unsupported
 from jobgate.metrics import metrics
-from jobgate.principal import Principal
 from jobgate.providers.base import JobProvider, gather_all
 
 Answer: TypeAlias = Job | JobError | None

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobUpdate, Provider
-from jobgate.providers.credentials import RenewingToken, renew_margin
-from jobgate.providers.grants import TokenEndpoint, client_credentials
 from jobgate.simulators import bigchange
 from jobgate.simulators.faults import Fault
+from jobgate.upstream.credentials import RenewingToken, renew_margin
+from jobgate.upstream.grants import TokenEndpoint, client_credentials
 from tests.adapters.test_bigchange import JOB, Recorder
 from tests.harness import ORIGIN, adapter, vendor
 

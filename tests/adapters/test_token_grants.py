@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jobgate.domain import ErrorCode, Job, JobError, Provider
 from jobgate.providers.base import HttpProvider
-from jobgate.providers.grants import origin
 from jobgate.simulators import content_hub, data_cloud, workflow_manager
 from jobgate.simulators.faults import FaultyTransport
+from jobgate.upstream.grants import origin
 from tests.harness import adapter, vendor
 
 

@@ -20,9 +20,9 @@ from bench.upstreams import Upstream
 from starlette.applications import Starlette
 
 from bench import loadgen, profile, queries, report, wrk
-from jobgate.app import create_app
 from jobgate.config import ServerSettings, Settings
 from jobgate.simulators.suite import build_vendors
+from jobgate.web.app import create_app
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -18,8 +18,8 @@ import pytest
 
 from jobgate.domain import Deleted, ErrorCode, Job, JobAction, JobError
 from jobgate.providers.base import HttpProvider
-from jobgate.providers.credentials import RenewingToken
 from jobgate.simulators.faults import Fault
+from jobgate.upstream.credentials import RenewingToken
 from tests.contract.cases import CASES, ProviderCase
 from tests.harness import adapter, vendor
 

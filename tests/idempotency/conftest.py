@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobgate.config import IdempotencySettings
-from jobgate.idempotency import IdempotencyStore, MemoryStore, RedisStore, SqliteStore
+from jobgate.web.idempotency import IdempotencyStore, MemoryStore, RedisStore, SqliteStore
 from tests.conftest import free_port
 
 __all__ = ["StoreFactory", "free_port"]

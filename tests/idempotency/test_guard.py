@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from graphql import parse
-from jobgate.idempotency import IdempotencyGuard, MemoryStore
-from jobgate.principal import ANONYMOUS
+from jobgate.domain.principal import ANONYMOUS
+from jobgate.web.idempotency import IdempotencyGuard, MemoryStore
 
 DOCUMENT = parse("mutation { m }")
 

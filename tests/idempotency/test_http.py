@@ -12,7 +12,7 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobgate.config import IdempotencySettings, ServerSettings
-from jobgate.principal import READ, WRITE, Principal
+from jobgate.domain.principal import READ, WRITE, Principal
 from jobgate.simulators.faults import Fault
 from jobgate.simulators.suite import build_vendors
 from tests import harness
@@ -299,7 +299,7 @@ async def test_unreachable_redis_is_503_and_the_mutation_does_not_run(
 ) -> None:
     down = IdempotencySettings(redis_url=f"redis://:hunter2pw@127.0.0.1:{free_port()}/0")
     async with harness.gateway(idempotency=down) as gw:
-        with caplog.at_level(logging.ERROR, logger="jobgate.idempotency"):
+        with caplog.at_level(logging.ERROR, logger="jobgate.web.idempotency"):
             refused = await post(gw.client, ABORT, {"id": OPEN}, "order-11")
         assert refused.status_code == 503
         assert code_of(refused) == "IDEMPOTENCY_UNAVAILABLE"

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio
 
-from jobgate.idempotency import (
+from jobgate.web.idempotency import (
     Begun,
     InFlight,
     MemoryStore,

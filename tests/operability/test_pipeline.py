@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from jobgate.graphql_http import JSON, JSONAnswer, SharedTimeout, raw_headers, request_id_of
 from jobgate.metrics import labelled
-from jobgate.observe import GraphQLRequestLog
+from jobgate.web.endpoint import JSON, JSONAnswer, SharedTimeout, raw_headers, request_id_of
+from jobgate.web.observe import GraphQLRequestLog
 
 
 def test_labelled_returns_the_same_child_and_counts_into_it() -> None:

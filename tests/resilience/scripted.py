@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from jobgate.providers.client import UpstreamClient
-from jobgate.providers.http import UpstreamHTTP
+from jobgate.upstream.channel import UpstreamHTTP
+from jobgate.upstream.client import UpstreamClient
 
 Step = int | tuple[int, dict[str, str]] | str  # a status, a status with headers, or an action
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from jobgate.domain import ErrorCode, JobFailure
-from jobgate.providers.resilience import CircuitState, Outcome, request_deadline
+from jobgate.upstream.resilience import CircuitState, Outcome, request_deadline
 from tests.resilience.scripted import FakeTime, Script, channel
 
 

@@ -10,12 +10,12 @@ import time
 import httpx
 import pytest
 
-from jobgate.app import create_app
 from jobgate.config import ServerSettings, Settings
 from jobgate.domain import Provider
 from jobgate.providers.registry import production_transport
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
 from jobgate.simulators.suite import build_vendors, suite_app
+from jobgate.web.app import create_app
 from tests.wire import served
 
 ABORT = "mutation($id: ID!) { abortJob(id: $id) { job { id status } error { code message } } }"

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobFailure, Provider
-from jobgate.providers.http import build_http
 from jobgate.providers.registry import production_transport
+from jobgate.upstream.channel import build_http
 
 MB = 1_000_000
 CHUNK = b"x" * MB

@@ -6,7 +6,7 @@ import email.utils
 
 import pytest
 
-from jobgate.providers.resilience import (
+from jobgate.upstream.resilience import (
     CircuitBreaker,
     CircuitOpen,
     CircuitState,

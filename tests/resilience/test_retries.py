@@ -9,8 +9,8 @@ import pytest
 
 from jobgate.domain import ErrorCode, JobFailure
 from jobgate.logs import request_id_var
-from jobgate.providers.http import WriteUncertain
-from jobgate.providers.resilience import request_deadline
+from jobgate.upstream.channel import WriteUncertain
+from jobgate.upstream.resilience import request_deadline
 from tests.resilience.scripted import FakeTime, Script, channel
 
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jobgate.config import ServerSettings
-from jobgate.security.settings import ApiKeySettings, AuthSettings, JwtSettings
+from jobgate.config.auth import ApiKeySettings, AuthSettings, JwtSettings
 from tests import harness
 
 READER_KEY = "reader-key-0123456789abcdef"

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from jobgate.config import parse_settings
-from jobgate.security.settings import AuthSettings
+from jobgate.config.auth import AuthSettings
 from tests.security.support import (
     HUB_JOB,
     INGEST_KEY,

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema
 
 import graphql
-from jobgate.app import demo_app
 from jobgate.domain.errors import ErrorCode
 from jobgate.graphql.schema import build_schema
+from jobgate.web.app import demo_app
 
 CONTRACT_CODES = {code.value for code in ErrorCode}
 MASKED = re.compile(r"Internal error \(request id [0-9a-f]{32}\)\.")

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from jobgate.app import create_app
 from jobgate.config import ServerSettings, Settings
-from jobgate.demo import demo_transport_factory
-from jobgate.security.settings import AuthSettings
+from jobgate.config.auth import AuthSettings
+from jobgate.simulators.demo import demo_transport_factory
 from jobgate.simulators.suite import build_vendors
+from jobgate.web.app import create_app
 from tests import harness
 from tests.security.support import OPEN_INGEST, bearer, hs256, hs_token
 from tests.wire import served

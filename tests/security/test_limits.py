@@ -11,8 +11,8 @@ from graphql import (
     parse,
 )
 from jobgate.config import ServerSettings
+from jobgate.graphql.limits import Measure, measure_operations
 from jobgate.graphql.schema import build_schema
-from jobgate.security.limits import Measure, measure_operations
 from tests.harness import Gateway
 
 IDS = '["ingest:7505e000001NLkPAAW", "hub:6160", "field:1001", "gis:j1Xo9"]'

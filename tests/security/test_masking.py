@@ -11,11 +11,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jobgate.app import create_app
 from jobgate.config import ServerSettings, Settings
-from jobgate.graphql_http import GraphQLEndpoint
 from jobgate.simulators.faults import Fault
 from jobgate.simulators.suite import build_vendors, suite_app
+from jobgate.web.app import create_app
+from jobgate.web.endpoint import GraphQLEndpoint
 from tests import harness
 from tests.harness import Gateway
 

@@ -11,12 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
-from jobgate.app import probe_sources
 from jobgate.config import ServerSettings, Settings
 from jobgate.providers.base import HttpProvider
 from jobgate.redaction import MASK
 from jobgate.simulators.faults import Fault, FaultyTransport
 from jobgate.simulators.suite import build_vendors
+from jobgate.web.app import probe_sources
 from tests import harness
 from tests.operability.test_logs import captured_logs
 from tests.wire import served

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from jobgate.domain import ErrorCode, FieldError
-from jobgate.providers.errors import code_for_status, error_from_response
+from jobgate.upstream.errors import code_for_status, error_from_response
 
 
 def answer(

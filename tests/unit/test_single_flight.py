@@ -20,10 +20,10 @@ from prometheus_client import REGISTRY
 
 from jobgate.config import ConfigError, parse_settings
 from jobgate.domain import ActionOutcome, ActionRequest, Job, JobAction, JobError, Provider
+from jobgate.domain.principal import READ, Principal
 from jobgate.domain.rules import StateTable
 from jobgate.gateway import Gateway
 from jobgate.metrics import metrics
-from jobgate.principal import READ, Principal
 from jobgate.providers.base import JobProvider
 from jobgate.providers.registry import build_provider
 from jobgate.simulators.suite import suite_app

@@ -21,11 +21,11 @@ from starlette.routing import Route
 
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure, Provider
-from jobgate.providers.client import UpstreamClient
-from jobgate.providers.http import WriteUncertain, build_http
 from jobgate.providers.registry import production_transport
-from jobgate.providers.transport import WholeBodyTransport
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
+from jobgate.upstream.channel import WriteUncertain, build_http
+from jobgate.upstream.client import UpstreamClient
+from jobgate.upstream.transport import WholeBodyTransport
 
 Handler = Callable[[web.Request], Any]
 

@@ -6,7 +6,7 @@ import httpx
 
 from jobgate.config import SourceSettings
 from jobgate.domain import Provider
-from jobgate.providers.http import build_http
+from jobgate.upstream.channel import build_http
 
 
 async def test_cookies_set_by_an_upstream_are_not_sent_back() -> None:

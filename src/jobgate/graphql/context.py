@@ -9,10 +9,10 @@ from strawberry.dataloader import DataLoader
 
 from jobgate.config import ServerSettings
 from jobgate.domain import Job, JobError
+from jobgate.domain.principal import ANONYMOUS, Principal
 from jobgate.gateway import Gateway
 from jobgate.metrics import metrics
-from jobgate.principal import ANONYMOUS, Principal
-from jobgate.providers.resilience import CircuitBreaker
+from jobgate.upstream.resilience import CircuitBreaker
 
 
 @dataclass

@@ -30,8 +30,8 @@ from graphql import (
 )
 from jobgate.config import ServerSettings
 from jobgate.graphql.errors import JobLookupError
+from jobgate.graphql.limits import MAX_CACHED_LENGTH, document_limits_rule, has_long_number
 from jobgate.lru import SizedLRU
-from jobgate.security.limits import MAX_CACHED_LENGTH, document_limits_rule, has_long_number
 
 # Prepared documents kept, by an estimate of their bytes: a parsed and validated document takes
 # ~100-180 times its text (measured with tracemalloc on Q1, Q20 and the introspection query).

@@ -23,7 +23,7 @@ from jobgate.graphql.types import (
     ManageJobsPayload,
     SourceType,
 )
-from jobgate.providers.resilience import source_health
+from jobgate.upstream.resilience import source_health
 
 Ctx = Info[Context, None]
 

@@ -11,7 +11,7 @@ import httpx
 from jobgate.domain import ActionOutcome, ActionRequest, ErrorCode, Job, JobError, JobFailure
 from jobgate.domain.jobs import Provider
 from jobgate.domain.rules import StateTable
-from jobgate.providers.http import UpstreamHTTP
+from jobgate.upstream.channel import UpstreamHTTP
 
 T = TypeVar("T")
 

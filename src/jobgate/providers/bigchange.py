@@ -40,9 +40,9 @@ from jobgate.domain.rules import unsupported
 from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
 from jobgate.providers.bigchange_types import Found, JobTypeLoader
 from jobgate.providers.confirm import Change, Write, perform_change
-from jobgate.providers.credentials import Grant
-from jobgate.providers.grants import TokenEndpoint, client_credentials, credentials_for
-from jobgate.providers.http import UpstreamHTTP, build_http
+from jobgate.upstream.channel import UpstreamHTTP, build_http
+from jobgate.upstream.credentials import Grant
+from jobgate.upstream.grants import TokenEndpoint, client_credentials, credentials_for
 
 log = logging.getLogger("jobgate.upstream")
 

@@ -38,8 +38,8 @@ from jobgate.domain import (
 )
 from jobgate.domain.rules import invalid_state
 from jobgate.providers.base import gather_all
-from jobgate.providers.calls import WriteUncertain
-from jobgate.providers.http import UpstreamHTTP
+from jobgate.upstream.channel import UpstreamHTTP
+from jobgate.upstream.guard import WriteUncertain
 
 Read = Callable[[Sequence[str]], Awaitable[list[Job | JobError | None]]]
 

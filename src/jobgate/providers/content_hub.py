@@ -27,9 +27,9 @@ from jobgate.domain.jobs import JobAction, Provider
 from jobgate.domain.rules import unsupported
 from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
 from jobgate.providers.confirm import Change, Write, perform_change
-from jobgate.providers.credentials import Grant, bearer
-from jobgate.providers.grants import TokenEndpoint, credentials_for, password_then_refresh
-from jobgate.providers.http import build_http
+from jobgate.upstream.channel import build_http
+from jobgate.upstream.credentials import Grant, bearer
+from jobgate.upstream.grants import TokenEndpoint, credentials_for, password_then_refresh
 
 JOBS_PATH = "/api/fetchjobs"
 AUTH_HEADERS = {"bearer": "Authorization", "x-auth-token": "X-Auth-Token"}

@@ -15,9 +15,9 @@ from jobgate.domain.jobs import Provider
 from jobgate.domain.rules import unsupported
 from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
 from jobgate.providers.confirm import Change, Open, Proven, Verdict, Write, perform_change
-from jobgate.providers.credentials import Grant
-from jobgate.providers.grants import TokenEndpoint, credentials_for, salesforce_exchange
-from jobgate.providers.http import build_http
+from jobgate.upstream.channel import build_http
+from jobgate.upstream.credentials import Grant
+from jobgate.upstream.grants import TokenEndpoint, credentials_for, salesforce_exchange
 
 JOBS_PATH = "/api/v1/ingest/jobs"
 

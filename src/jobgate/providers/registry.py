@@ -36,7 +36,7 @@ def production_transport(settings: SourceSettings) -> httpx.AsyncBaseTransport:
     """aiohttp-backed transport: httpx's own async pool collapses under concurrency."""
     import aiohttp
 
-    from jobgate.providers.transport import WholeBodyTransport
+    from jobgate.upstream.transport import WholeBodyTransport
 
     def session() -> aiohttp.ClientSession:
         # Called on first use, inside the running loop. No cookie jar: see UpstreamClient.

@@ -59,9 +59,9 @@ from jobgate.providers.base import (
     text_field,
 )
 from jobgate.providers.confirm import Change, Open, Refused, Verdict, Write, perform_change
-from jobgate.providers.credentials import Grant
-from jobgate.providers.grants import TokenEndpoint, client_credentials, credentials_for
-from jobgate.providers.http import UpstreamHTTP, build_http
+from jobgate.upstream.channel import UpstreamHTTP, build_http
+from jobgate.upstream.credentials import Grant
+from jobgate.upstream.grants import TokenEndpoint, client_credentials, credentials_for
 
 _MISSING_JOB = re.compile(r"invalid job ?id|job .*(does not exist|not found)", re.IGNORECASE)
 _BAD_TOKEN = re.compile(r"invalid token|token required|token expired", re.IGNORECASE)

@@ -24,7 +24,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from jobgate.idempotency.store import (
+from jobgate.web.idempotency.store import (
     Begun,
     InFlight,
     Mismatch,

@@ -18,16 +18,16 @@ from starlette.types import Receive, Scope, Send
 from jobgate.config import Settings, SourceSettings, load_settings
 from jobgate.gateway import Gateway
 from jobgate.graphql.schema import build_schema
-from jobgate.graphql_http import GraphQLEndpoint
-from jobgate.idempotency import build_store
 from jobgate.metrics import worker_exiting
-from jobgate.observe import GraphQLRequestLog, breakers_by_source, metrics_endpoint, readyz
 from jobgate.providers.base import JobProvider
-from jobgate.providers.http import collect_channels
 from jobgate.providers.registry import build_provider, production_transport
 from jobgate.redaction import register
-from jobgate.security.auth import Authenticator
-from jobgate.security.middleware import AuthMiddleware, internal_error
+from jobgate.upstream.channel import collect_channels
+from jobgate.web.auth import Authenticator
+from jobgate.web.endpoint import GraphQLEndpoint
+from jobgate.web.idempotency import build_store
+from jobgate.web.middleware import AuthMiddleware, internal_error
+from jobgate.web.observe import GraphQLRequestLog, breakers_by_source, metrics_endpoint, readyz
 
 log = logging.getLogger("jobgate")
 
@@ -134,7 +134,7 @@ async def probe_sources(providers: Mapping[str, JobProvider]) -> None:
 
 def demo_app() -> Starlette:
     """The embedded demo: every simulator in-process behind ``httpx.ASGITransport``."""
-    from jobgate.demo import demo_settings, demo_transport_factory
+    from jobgate.simulators.demo import demo_settings, demo_transport_factory
     from jobgate.simulators.suite import build_vendors
 
     vendors = build_vendors()

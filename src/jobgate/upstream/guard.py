@@ -19,9 +19,9 @@ import httpx
 
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.metrics import labelled, metrics
-from jobgate.providers.client import UpstreamClient
-from jobgate.providers.errors import AnswerTooLarge
-from jobgate.providers.resilience import (
+from jobgate.upstream.client import UpstreamClient
+from jobgate.upstream.errors import AnswerTooLarge
+from jobgate.upstream.resilience import (
     RETRYABLE_STATUSES,
     CircuitBreaker,
     CircuitOpen,

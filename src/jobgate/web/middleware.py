@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jobgate.graphql_http import request_id_of
+from jobgate.domain.principal import ANONYMOUS, Principal
 from jobgate.logs import request_id_var
-from jobgate.principal import ANONYMOUS, Principal
-from jobgate.security.auth import Authenticator, AuthError
+from jobgate.web.auth import Authenticator, AuthError
+from jobgate.web.endpoint import request_id_of
 
 log = logging.getLogger("jobgate.auth")
 

@@ -12,9 +12,9 @@ from jobgate.domain.bigchange import BigChangeDetails
 from jobgate.domain.content_hub import ContentHubDetails
 from jobgate.domain.data_cloud import DataCloudDetails
 from jobgate.domain.workflow_manager import WorkflowManagerDetails
-from jobgate.graphql.details_bigchange import BigChangeJobDetails
-from jobgate.graphql.details_content_hub import ContentHubJobDetails
-from jobgate.graphql.details_workflow_manager import WorkflowManagerJobDetails
+from jobgate.graphql.details.bigchange import BigChangeJobDetails
+from jobgate.graphql.details.content_hub import ContentHubJobDetails
+from jobgate.graphql.details.workflow_manager import WorkflowManagerJobDetails
 
 
 @strawberry.type(description="Salesforce Data Cloud ingestion job fields.")

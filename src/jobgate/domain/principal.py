@@ -1,10 +1,8 @@
-"""Who is calling: set on the request by client authentication, read by everything after it."""
+"""Who is calling, and what they may do: the caller's Principal and the scopes it can hold."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from starlette.requests import HTTPConnection
 
 READ = "jobs:read"
 WRITE = "jobs:write"
@@ -37,9 +35,3 @@ class Principal:
 
 # The demo and any gateway without [auth] configured: open, and says so at startup.
 ANONYMOUS = Principal(name="anonymous", scopes=frozenset({READ, WRITE}))
-
-
-def principal_of(connection: HTTPConnection) -> Principal:
-    """The caller as authentication recorded it (``scope["state"]["principal"]``)."""
-    found = connection.scope.get("state", {}).get("principal")
-    return found if isinstance(found, Principal) else ANONYMOUS

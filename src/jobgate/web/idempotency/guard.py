@@ -26,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from graphql import DocumentNode, print_ast
-from jobgate.idempotency.store import (
+from jobgate.domain.principal import Principal
+from jobgate.web.idempotency.store import (
     Begun,
     IdempotencyStore,
     InFlight,
@@ -36,9 +37,8 @@ from jobgate.idempotency.store import (
     StoreUnavailable,
     scoped_key,
 )
-from jobgate.principal import Principal
 
-log = logging.getLogger("jobgate.idempotency")
+log = logging.getLogger("jobgate.web.idempotency")
 
 HEADER = "idempotency-key"
 REPLAYED = "Idempotent-Replayed"

@@ -24,11 +24,11 @@ import orjson
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
-from jobgate.providers.calls import Call, CallGuard, GuardOptions, WriteUncertain
-from jobgate.providers.client import UpstreamClient
-from jobgate.providers.credentials import Credentials
-from jobgate.providers.errors import clip, error_from_response
-from jobgate.providers.resilience import CircuitBreaker
+from jobgate.upstream.client import UpstreamClient
+from jobgate.upstream.credentials import Credentials
+from jobgate.upstream.errors import clip, error_from_response
+from jobgate.upstream.guard import Call, CallGuard, GuardOptions, WriteUncertain
+from jobgate.upstream.resilience import CircuitBreaker
 
 __all__ = ["UpstreamHTTP", "WriteUncertain", "build_http", "collect_channels"]
 

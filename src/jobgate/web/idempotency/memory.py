@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jobgate.idempotency.store import (
+from jobgate.web.idempotency.store import (
     Begun,
     InFlight,
     Mismatch,

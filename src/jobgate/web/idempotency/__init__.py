@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from jobgate.config import MUTATION_GRACE, IdempotencySettings, ServerSettings
-from jobgate.idempotency.guard import IdempotencyGuard
-from jobgate.idempotency.memory import MemoryStore
-from jobgate.idempotency.redis import RedisStore, redact
-from jobgate.idempotency.sqlite import SqliteStore
-from jobgate.idempotency.store import (
+from jobgate.redaction import register
+from jobgate.web.idempotency.guard import IdempotencyGuard
+from jobgate.web.idempotency.memory import MemoryStore
+from jobgate.web.idempotency.redis import RedisStore, redact
+from jobgate.web.idempotency.sqlite import SqliteStore
+from jobgate.web.idempotency.store import (
     Begun,
     IdempotencyStore,
     InFlight,
@@ -23,9 +24,8 @@ from jobgate.idempotency.store import (
     StoreUnavailable,
     scoped_key,
 )
-from jobgate.redaction import register
 
-log = logging.getLogger("jobgate.idempotency")
+log = logging.getLogger("jobgate.web.idempotency")
 
 __all__ = [
     "Begun",

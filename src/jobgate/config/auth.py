@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from jobgate.principal import READ, WRITE
+from jobgate.domain.principal import READ, WRITE
 
 SCOPES = frozenset({READ, WRITE})
 ALGORITHMS = ("HS256", "RS256")

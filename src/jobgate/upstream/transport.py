@@ -37,7 +37,7 @@ import yarl
 from aiohttp.client_middlewares import ClientHandlerType
 from httpx_aiohttp import AiohttpTransport
 
-from jobgate.providers.errors import DEFAULT_MAX_ANSWER_BYTES, AnswerTooLarge
+from jobgate.upstream.errors import DEFAULT_MAX_ANSWER_BYTES, AnswerTooLarge
 
 # Distinct upstream URLs whose parsed form is kept (a job read is one URL per id).
 URL_CACHE_SIZE = 4096

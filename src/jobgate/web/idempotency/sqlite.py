@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from jobgate.idempotency.store import (
+from jobgate.web.idempotency.store import (
     Begun,
     InFlight,
     Mismatch,

@@ -14,9 +14,10 @@ from typing import Any
 
 import jwt
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 
-from jobgate.principal import Principal
-from jobgate.security.settings import SCOPES, AuthSettings, JwtSettings
+from jobgate.config.auth import SCOPES, AuthSettings, JwtSettings
+from jobgate.domain.principal import ANONYMOUS, Principal
 
 MAX_CREDENTIAL_LENGTH = 8192  # a header longer than any real key or token
 REALM = 'Bearer realm="jobgate"'
@@ -157,3 +158,9 @@ def _claim_list(value: Any) -> list[str] | None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     return None
+
+
+def principal_of(connection: HTTPConnection) -> Principal:
+    """The caller as authentication recorded it (``scope["state"]["principal"]``)."""
+    found = connection.scope.get("state", {}).get("principal")
+    return found if isinstance(found, Principal) else ANONYMOUS

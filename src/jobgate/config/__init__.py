@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from jobgate.config.auth import AuthConfigError, AuthSettings, parse_auth
 from jobgate.domain import Provider
-from jobgate.security.settings import AuthConfigError, AuthSettings, parse_auth
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SOURCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -55,7 +55,7 @@ class ServerSettings:
     max_directives: int = 50
     max_tokens: int = 1000
     max_body_bytes: int = 100_000
-    csrf_prevention: bool = True  # see jobgate.security.csrf
+    csrf_prevention: bool = True  # see jobgate.web.csrf
     csrf_header: str = "x-jobgate-csrf"
     metrics: bool = True  # serve GET /metrics (Prometheus text format)
     # At start, one cheap read per source, so /readyz and `sources { healthy }` know each works.
@@ -206,7 +206,7 @@ def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str
 def _auth(
     raw: Any, file: str, environ: Mapping[str, str], sources: Mapping[str, SourceSettings]
 ) -> AuthSettings:
-    """``[auth]`` (see jobgate.security.settings); absent: no authentication."""
+    """``[auth]`` (see jobgate.config.auth); absent: no authentication."""
     if raw is None:
         return AuthSettings()
 

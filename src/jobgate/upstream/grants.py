@@ -27,7 +27,7 @@ import orjson
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
-from jobgate.providers.credentials import (
+from jobgate.upstream.credentials import (
     Credentials,
     FixedToken,
     Grant,
@@ -38,7 +38,7 @@ from jobgate.providers.credentials import (
     bearer,
     refused_401,
 )
-from jobgate.providers.errors import clip, code_for_status, read_problem
+from jobgate.upstream.errors import clip, code_for_status, read_problem
 
 DEFAULT_LIFETIME = 3600.0
 EXCHANGE_GRANT = "urn:salesforce:grant-type:external:cdp"

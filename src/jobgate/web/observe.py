@@ -18,8 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql import OperationType
 from jobgate.metrics import CONTENT_TYPE, exposition, labelled, metrics
-from jobgate.providers.http import UpstreamHTTP
-from jobgate.providers.resilience import (
+from jobgate.upstream.channel import UpstreamHTTP
+from jobgate.upstream.resilience import (
     CircuitBreaker,
     CircuitState,
     SourceHealth,

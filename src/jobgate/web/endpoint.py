@@ -2,7 +2,7 @@
 
 Kept apart from Strawberry's own view so that limits, content negotiation, the 405 for
 mutations over GET, the overall deadline and error masking are explicit and cheap. Before
-anything runs: CSRF prevention (jobgate.security.csrf), then the caller's scope for the
+anything runs: CSRF prevention (jobgate.web.csrf), then the caller's scope for the
 operation (403 for the whole request: a query needs jobs:read, a mutation jobs:write).
 """
 
@@ -25,17 +25,18 @@ from strawberry.http.ides import get_graphql_ide_html
 from graphql import GraphQLError
 from graphql import OperationType as Operation  # a parsed document's (not Strawberry's)
 from jobgate.config import MUTATION_GRACE, ServerSettings
+from jobgate.domain.principal import READ, WRITE, Principal
 from jobgate.gateway import Gateway
 from jobgate.graphql.context import Context
 from jobgate.graphql.errors import is_expected
 from jobgate.graphql.execution import Executor, Prepared
-from jobgate.idempotency.guard import IdempotencyGuard
+from jobgate.graphql.limits import Inspection, inspect_operation
 from jobgate.logs import request_id_var
-from jobgate.observe import note_operation
-from jobgate.principal import READ, WRITE, Principal, principal_of
 from jobgate.redaction import secrets
-from jobgate.security.csrf import csrf_refusal
-from jobgate.security.limits import Inspection, inspect_operation
+from jobgate.web.auth import principal_of
+from jobgate.web.csrf import csrf_refusal
+from jobgate.web.idempotency.guard import IdempotencyGuard
+from jobgate.web.observe import note_operation
 
 log = logging.getLogger("jobgate.graphql")
 
