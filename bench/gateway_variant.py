@@ -98,7 +98,7 @@ def main() -> None:
 
     from jobgate.config import load_settings
     from jobgate.logs import configure_logging
-    from jobgate.providers.registry import production_transport
+    from jobgate.upstream.transport import production_transport
     from jobgate.web.app import create_app
 
     parser = argparse.ArgumentParser(description=__doc__)

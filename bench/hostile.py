@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import orjson
 
-from jobgate.domain import Provider
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.simulators import data_cloud
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
 from jobgate.simulators.suite import SimulatedVendor, build_vendors, suite_app
@@ -176,7 +176,7 @@ def config_text(vendors: list[SimulatedVendor], origin: str) -> str:
         "",
     ]
     for vendor in vendors:
-        lines += [f"[sources.{vendor.source}]", f'provider = "{vendor.provider.value}"']
+        lines += [f"[sources.{vendor.source}]", f'provider = "{vendor.provider.key}"']
         lines += [f'{k} = "{v}"' for k, v in vendor.config(origin).items()]
         lines += ["timeout = 1.0", "retries = 1", ""]
     return "\n".join(lines)
@@ -185,7 +185,7 @@ def config_text(vendors: list[SimulatedVendor], origin: str) -> str:
 async def soak(seconds: float, seed: int, workdir: Path) -> dict[str, Any]:
     rng = random.Random(seed)
     vendors = build_vendors()
-    ingest = next(v for v in vendors if v.provider is Provider.DATA_CLOUD).store
+    ingest = next(v for v in vendors if v.provider is DATA_CLOUD).store
     keyed_jobs = [data_cloud.create_in(ingest, "Open") for _ in range(KEYED_JOBS)]
     proxy = FaultProxy(suite_app(vendors), chaos=chaos(rng))
     origin = await proxy.start()

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import itertools
 from collections import Counter
 from types import ModuleType
@@ -26,25 +25,16 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobgate.simulators.suite import SimulatedVendor, build_vendors, config_toml
+from jobgate.vendors import VENDORS
 
 BENCH_PREFIX = "/_bench"
 
 
 def simulator_module(vendor: SimulatedVendor) -> ModuleType | None:
     """The module behind a vendor's simulator, if it offers the contract-suite ``create_in``."""
-    candidates = [f"jobgate.simulators.{vendor.provider.value.replace('-', '_')}"]
-    candidates += [
-        module
-        for route in vendor.app.routes
-        if isinstance(module := getattr(getattr(route, "endpoint", None), "__module__", None), str)
-    ]
-    for name in candidates:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "create_in") and hasattr(module, "SCENARIOS"):
-            return module
+    module = VENDORS.of(vendor.provider).load("simulator")
+    if hasattr(module, "create_in") and hasattr(module, "SCENARIOS"):
+        return module
     return None
 
 
@@ -89,7 +79,7 @@ def build(origin: str, per_source: int) -> CountingApp:
     info = {
         "config_toml": config_toml(vendors, origin),
         "ids": ids,
-        "providers": {v.source: v.provider.value for v in vendors},
+        "providers": {v.source: v.provider.key for v in vendors},
         "mounts": {v.source: v.mount + v.base_path for v in vendors},
         "options": {v.source: {k: str(x) for k, x in v.options.items()} for v in vendors},
     }

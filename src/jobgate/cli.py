@@ -92,7 +92,7 @@ def _schema() -> int:
 def _check_config(path: str) -> int:
     settings = load_settings(path)
     names = ", ".join(
-        f"{n} ({s.provider.value}, {'fixed token' if s.token else 'renews its tokens'})"
+        f"{n} ({s.provider.key}, {'fixed token' if s.token else 'renews its tokens'})"
         for n, s in settings.sources.items()
     )
     print(f"{path}: OK — {len(settings.sources)} source(s): {names}")

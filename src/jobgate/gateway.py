@@ -17,9 +17,9 @@ from jobgate.domain import ActionOutcome, ActionRequest, Job, JobError, JobId, p
 from jobgate.domain.errors import ErrorCode
 from jobgate.domain.ids import MAX_ID_LENGTH
 from jobgate.domain.principal import Principal
-from jobgate.domain.rules import unsupported
 from jobgate.metrics import metrics
-from jobgate.providers.base import JobProvider, gather_all
+from jobgate.providers.base import JobProvider
+from jobgate.providers.fanout import gather_all
 
 Answer: TypeAlias = Job | JobError | None
 Key: TypeAlias = tuple[str, str]  # (source, native id)
@@ -166,14 +166,7 @@ class Gateway:
         """
         parsed, by_source = self._group(raw_ids)
         outcomes: dict[Key, ActionOutcome] = {}
-        calls: list[str] = []
-        for source, native_ids in by_source.items():
-            provider = self.providers[source]
-            if not provider.rules.offers(request.action, batch=request.batch):
-                refusal = unsupported(provider.provider, request.action, batch=request.batch)
-                outcomes.update({(source, n): refusal for n in native_ids})
-            else:
-                calls.append(source)
+        calls = list(by_source)  # each provider refuses what its rules do not offer
         written = [(s, n) for s in calls for n in by_source[s]]
         self._begin_writes(written)
         try:

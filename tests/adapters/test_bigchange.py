@@ -19,9 +19,8 @@ from jobgate.domain import (
     JobResultStatus,
     JobStatus,
     JobUpdate,
-    Provider,
 )
-from jobgate.domain.bigchange import BigChangeDetails
+from jobgate.domain.bigchange import BIGCHANGE, BigChangeDetails
 from jobgate.simulators.bigchange import STATUSES, BigChangeStore
 from jobgate.simulators.faults import Fault
 from jobgate.simulators.suite import SimulatedVendor
@@ -58,7 +57,7 @@ def result(status: JobResultStatus, text: str) -> ActionRequest:
 
 def new_sim(status: str = "new", **job: Any) -> tuple[SimulatedVendor, BigChangeStore, str]:
     """An empty simulator holding one job in ``status``."""
-    sim = vendor(Provider.BIGCHANGE, seeded=False)
+    sim = vendor(BIGCHANGE, seeded=False)
     store: BigChangeStore = sim.store
     return sim, store, str(store.add(status, **job)["id"])
 
@@ -69,7 +68,7 @@ def details_of(job: object) -> BigChangeDetails:
 
 
 async def test_read_maps_status_details_and_result_options() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim) as (provider, faults):
         [job, missing, not_a_number] = await provider.read_jobs(["1009", "999999", "abc"])
     assert isinstance(job, Job)
@@ -86,7 +85,7 @@ async def test_read_maps_status_details_and_result_options() -> None:
 
 
 async def test_upstream_calls_are_distinct_jobs_plus_distinct_types() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     ids = ["1001", "1002", "1004", "1005", "1009", "1010"]  # types 5, 5, 5, 7, 5, 7
     async with adapter(sim) as (provider, faults):
         jobs = await provider.read_jobs(ids)
@@ -289,7 +288,7 @@ async def test_result_when_the_job_type_cannot_be_read_sends_nothing() -> None:
 
 
 async def test_unknown_or_invalid_job_on_write_is_not_found_without_a_call() -> None:
-    sim = vendor(Provider.BIGCHANGE, seeded=False)
+    sim = vendor(BIGCHANGE, seeded=False)
     async with adapter(sim) as (provider, faults):
         outcomes = await provider.perform(update(reference="R"), ["424242", "x1"])
     assert [o.code for o in outcomes if isinstance(o, JobError)] == [ErrorCode.NOT_FOUND] * 2
@@ -310,7 +309,7 @@ async def test_unknown_or_invalid_job_on_write_is_not_found_without_a_call() -> 
     ],
 )  # fmt: skip
 async def test_read_faults_map_to_codes(fault: Fault, code: ErrorCode) -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim, timeout=0.2) as (provider, faults):
         # Lasting faults: a read may be retried, and the answer must still be the right error.
         faults.add(replace(fault))

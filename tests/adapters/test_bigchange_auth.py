@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobUpdate, Provider
+from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobUpdate
+from jobgate.domain.bigchange import BIGCHANGE
 from jobgate.simulators import bigchange
 from jobgate.simulators.faults import Fault
 from jobgate.upstream.credentials import RenewingToken, renew_margin
@@ -23,7 +24,7 @@ UPDATE = ActionRequest(JobAction.UPDATE, update=JobUpdate(changes={"reference": 
 
 
 async def test_one_token_for_many_concurrent_and_sequential_calls() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim) as (provider, faults):
         reads = await asyncio.gather(*(provider.read_jobs([str(i)]) for i in range(1001, 1014)))
         assert all(isinstance(job, Job) for [job] in reads)
@@ -35,7 +36,7 @@ async def test_one_token_for_many_concurrent_and_sequential_calls() -> None:
 
 
 async def test_expired_token_is_refreshed_once_and_the_call_succeeds() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim) as (provider, faults):
         await provider.read_jobs(["1001"])
         sim.store.expire_tokens()
@@ -45,7 +46,7 @@ async def test_expired_token_is_refreshed_once_and_the_call_succeeds() -> None:
 
 
 async def test_401_on_a_write_refreshes_and_resends_once() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim) as (provider, faults):
         # The upstream refuses the PATCH unprocessed (401): resending it is safe.
         faults.add(Fault("PATCH", JOB, "status", status=401))
@@ -56,7 +57,7 @@ async def test_401_on_a_write_refreshes_and_resends_once() -> None:
 
 
 async def test_a_second_401_is_unauthenticated_without_looping() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     body = b'{"title":"Unauthorized","status":401,"detail":"Token revoked."}'
     async with adapter(sim) as (provider, faults):
         faults.add(Fault("GET", JOB, "status", status=401, body=body, times=2))
@@ -67,7 +68,7 @@ async def test_a_second_401_is_unauthenticated_without_looping() -> None:
 
 
 async def test_token_is_renewed_shortly_before_it_expires() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     sim.store.token_lifetime = 100
     now = [0.0]
     endpoint = TokenEndpoint(
@@ -99,7 +100,7 @@ def test_renew_margin() -> None:
 
 
 async def test_bearer_and_customer_id_on_every_call() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim) as (provider, faults):
         recorder = faults.inner = Recorder(faults.inner)
         await provider.read_jobs(["1009", "1010"])
@@ -124,7 +125,7 @@ async def test_bearer_and_customer_id_on_every_call() -> None:
 
 
 async def test_wrong_secret_is_unauthenticated_and_nothing_is_written() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim, client_secret="not-the-secret-at-all") as (provider, faults):
         [read] = await provider.read_jobs(["1001"])
         [write] = await provider.perform(UPDATE, ["1001"])
@@ -149,7 +150,7 @@ async def test_wrong_secret_is_unauthenticated_and_nothing_is_written() -> None:
     ],
 )  # fmt: skip
 async def test_token_endpoint_failures(fault: Fault, code: ErrorCode) -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim, timeout=0.2) as (provider, faults):
         faults.add(fault)
         [error] = await provider.read_jobs(["1001"])
@@ -160,7 +161,7 @@ async def test_token_endpoint_failures(fault: Fault, code: ErrorCode) -> None:
 
 
 async def test_token_failure_on_a_write_is_not_an_uncertain_write() -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim) as (provider, faults):
         await provider.read_jobs(["1001"])  # caches a token before the faults bite
         # The PATCH is refused unprocessed (401) and no new token can be had.
@@ -186,7 +187,7 @@ async def test_token_failure_on_a_write_is_not_an_uncertain_write() -> None:
 async def test_forbidden_keeps_upstream_words(
     overrides: dict[str, str], request_: ActionRequest | None, words: str
 ) -> None:
-    sim = vendor(Provider.BIGCHANGE)
+    sim = vendor(BIGCHANGE)
     async with adapter(sim, **overrides) as (provider, _):
         if request_ is None:
             [error] = await provider.read_jobs(["1001"])

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobStatus, Provider
+from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobStatus
+from jobgate.domain.content_hub import CONTENT_HUB
 from jobgate.simulators.content_hub import (
     DEMO_TOKEN,
     ONLY_STATE,
@@ -57,7 +58,7 @@ def spy_on(faults: FaultyTransport, before_put: Callable[[], None] | None = None
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_cancel_in_every_scenario(scenario: str) -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job_id = create_in(sim.store, scenario)
     state = scenario.partition(":")[0]
     async with adapter(sim) as (provider, faults):
@@ -80,7 +81,7 @@ async def test_cancel_in_every_scenario(scenario: str) -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_read_maps_status_actions_and_details(scenario: str) -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job_id = create_in(sim.store, scenario)
     async with adapter(sim) as (provider, _):
         [job] = await provider.read_jobs([job_id])
@@ -101,7 +102,7 @@ async def test_read_maps_status_actions_and_details(scenario: str) -> None:
 
 
 async def test_a_job_is_known_by_the_id_it_was_read_by_not_by_an_id_key() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending")
     assert "id" not in job  # as documented: the id is only in self.href and the URL
     async with adapter(sim) as (provider, _):
@@ -120,7 +121,7 @@ async def test_a_job_is_known_by_the_id_it_was_read_by_not_by_an_id_key() -> Non
 async def test_state_description_is_kept_as_a_labels_object_or_a_string(
     stored: Any, kept: Any
 ) -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending", state_description=stored)
     async with adapter(sim) as (provider, _):
         [read] = await provider.read_jobs([str(job_id_of(job))])
@@ -136,7 +137,7 @@ async def test_state_description_is_kept_as_a_labels_object_or_a_string(
 
 
 async def test_any_condition_is_kept_verbatim() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = dict(sim.store.add("InProgress"), condition="Retrying")
     async with adapter(sim) as (provider, faults):
         faults.add(Fault("GET", JOB, "garbage", body=httpx.Response(200, json=job).content))
@@ -155,7 +156,7 @@ async def test_any_condition_is_kept_verbatim() -> None:
 async def test_put_echoes_the_fields_just_read(
     description: str | None, expected: dict[str, str]
 ) -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add(
         "Pending", scope="asset_import", file_count=3, state_description=description
     )
@@ -174,7 +175,7 @@ async def test_put_echoes_the_fields_just_read(
 
 
 async def test_file_count_is_echoed_as_read_even_as_a_string() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending", file_count="1")  # as the docs' example sends it
     async with adapter(sim) as (provider, _):
         [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
@@ -184,7 +185,7 @@ async def test_file_count_is_echoed_as_read_even_as_a_string() -> None:
 
 
 async def test_204_without_the_change_is_not_success() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending")
     sim.store.ignore_cancels.add(job_id_of(job))
     async with adapter(sim) as (provider, faults):
@@ -199,7 +200,7 @@ async def test_204_without_the_change_is_not_success() -> None:
 
 
 async def test_204_then_another_state_is_invalid_state() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending")
     moved = httpx.Response(200, json=dict(job, state="InProgress")).content
     async with adapter(sim) as (provider, faults):
@@ -216,7 +217,7 @@ async def test_204_then_another_state_is_invalid_state() -> None:
 
 
 async def test_403_after_the_job_moved_on_is_invalid_state_with_upstream_words() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending")
     async with adapter(sim) as (provider, faults):
         spy_on(faults, before_put=lambda: sim.store.set_state(job_id_of(job), "InProgress"))
@@ -230,7 +231,7 @@ async def test_403_after_the_job_moved_on_is_invalid_state_with_upstream_words()
 
 
 async def test_403_while_still_pending_is_forbidden_with_upstream_words() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending", state_description="Waiting")
 
     def change_description() -> None:
@@ -249,7 +250,7 @@ async def test_403_while_still_pending_is_forbidden_with_upstream_words() -> Non
 
 @pytest.mark.parametrize("native_id", ["9999", "abc", "12a", "6160.5"])
 async def test_unknown_or_non_numeric_id(native_id: str) -> None:
-    sim = vendor(Provider.CONTENT_HUB)
+    sim = vendor(CONTENT_HUB)
     async with adapter(sim) as (provider, faults):
         [job] = await provider.read_jobs([native_id])
         [outcome] = await provider.perform(CANCEL, [native_id])
@@ -268,7 +269,7 @@ async def test_unknown_or_non_numeric_id(native_id: str) -> None:
     ],
 )
 async def test_both_auth_header_styles(auth_header: str, sent: tuple[str, str]) -> None:
-    sim = vendor(Provider.CONTENT_HUB)
+    sim = vendor(CONTENT_HUB)
     async with adapter(sim, token=DEMO_TOKEN, auth_header=auth_header) as (provider, faults):
         spy = spy_on(faults)
         [job] = await provider.read_jobs(["6168"])
@@ -281,7 +282,7 @@ async def test_both_auth_header_styles(auth_header: str, sent: tuple[str, str]) 
 
 @pytest.mark.parametrize("auth_header", ["bearer", "x-auth-token"])
 async def test_wrong_token_is_unauthenticated(auth_header: str) -> None:
-    sim = vendor(Provider.CONTENT_HUB)
+    sim = vendor(CONTENT_HUB)
     async with adapter(sim, token="not-a-valid-token", auth_header=auth_header) as (provider, _):
         [error] = await provider.read_jobs(["6168"])
         [refused] = await provider.perform(CANCEL, ["6168"])
@@ -306,7 +307,7 @@ async def test_wrong_token_is_unauthenticated(auth_header: str) -> None:
     ],
 )  # fmt: skip
 async def test_read_faults_map_to_codes(fault: Fault, code: ErrorCode) -> None:
-    sim = vendor(Provider.CONTENT_HUB)
+    sim = vendor(CONTENT_HUB)
     async with adapter(sim, timeout=0.2, retries=0) as (provider, faults):
         faults.add(fault)
         [error] = await provider.read_jobs(["6168"])
@@ -318,7 +319,7 @@ async def test_read_faults_map_to_codes(fault: Fault, code: ErrorCode) -> None:
 
 
 async def test_a_job_without_a_scope_is_cancelled_with_a_put_that_carries_none() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending", scope=None)
     async with adapter(sim) as (provider, faults):
         [outcome] = await provider.perform(CANCEL, [str(job_id_of(job))])
@@ -329,7 +330,7 @@ async def test_a_job_without_a_scope_is_cancelled_with_a_put_that_carries_none()
 
 
 async def test_lost_answer_after_put_is_settled_by_reading_back() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending")
     async with adapter(sim) as (provider, faults):
         faults.add(Fault("PUT", JOB, "drop-after"))
@@ -340,7 +341,7 @@ async def test_lost_answer_after_put_is_settled_by_reading_back() -> None:
 
 
 async def test_put_timeout_with_job_unchanged_is_outcome_unknown() -> None:
-    sim = vendor(Provider.CONTENT_HUB, seeded=False)
+    sim = vendor(CONTENT_HUB, seeded=False)
     job = sim.store.add("Pending")
     async with adapter(sim, timeout=0.2) as (provider, faults):
         faults.add(Fault("PUT", JOB, "delay", delay=5))
@@ -353,7 +354,7 @@ async def test_put_timeout_with_job_unchanged_is_outcome_unknown() -> None:
 
 @pytest.mark.parametrize("action", [JobAction.CLOSE, JobAction.ABORT, JobAction.DELETE])
 async def test_other_actions_are_unsupported_without_a_call(action: JobAction) -> None:
-    sim = vendor(Provider.CONTENT_HUB)
+    sim = vendor(CONTENT_HUB)
     async with adapter(sim) as (provider, faults):
         [outcome] = await provider.perform(ActionRequest(action), ["6168"])
     assert isinstance(outcome, JobError) and outcome.code is ErrorCode.UNSUPPORTED_ACTION

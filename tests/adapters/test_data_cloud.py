@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobStatus, Provider
+from jobgate.domain import ActionRequest, ErrorCode, Job, JobAction, JobError, JobStatus
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.simulators.data_cloud import STATES
 from jobgate.simulators.faults import Fault
 from tests.harness import adapter, vendor
@@ -15,7 +16,7 @@ PATCH = r".*/api/v1/ingest/jobs/[^/]+"
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("action", [JobAction.CLOSE, JobAction.ABORT])
 async def test_every_state_and_action(state: str, action: JobAction) -> None:
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     job_id = sim.store.add(state)["id"]
     async with adapter(sim) as (provider, faults):
         [outcome] = await provider.perform(ActionRequest(action), [job_id])
@@ -34,7 +35,7 @@ async def test_every_state_and_action(state: str, action: JobAction) -> None:
 
 
 async def test_read_maps_status_and_details() -> None:
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     job_id = sim.store.add("UploadComplete", object="Lead")["id"]
     async with adapter(sim) as (provider, _):
         [job, missing] = await provider.read_jobs([job_id, "7505e000009ZZZZAAW"])
@@ -46,7 +47,7 @@ async def test_read_maps_status_and_details() -> None:
 
 
 async def test_wrong_token_is_unauthenticated_with_salesforce_words() -> None:
-    sim = vendor(Provider.DATA_CLOUD)
+    sim = vendor(DATA_CLOUD)
     async with adapter(sim, token="not-a-valid-token") as (provider, _):
         [error] = await provider.read_jobs(["7505e000001NLkPAAW"])
     assert isinstance(error, JobError)
@@ -58,7 +59,7 @@ async def test_wrong_token_is_unauthenticated_with_salesforce_words() -> None:
 
 async def test_upstream_refusing_the_transition_is_invalid_state() -> None:
     # The job was Open when read, but the upstream refuses (it moved on in between).
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     job_id = sim.store.add("Open")["id"]
     async with adapter(sim) as (provider, faults):
         faults.add(
@@ -79,7 +80,7 @@ async def test_upstream_refusing_the_transition_is_invalid_state() -> None:
 
 
 async def test_unknown_job_on_write_is_not_found_without_patch() -> None:
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     async with adapter(sim) as (provider, faults):
         [outcome] = await provider.perform(ActionRequest(JobAction.ABORT), ["7505e000009ZZZZAAW"])
     assert isinstance(outcome, JobError) and outcome.code is ErrorCode.NOT_FOUND
@@ -119,7 +120,7 @@ async def test_unknown_job_on_write_is_not_found_without_patch() -> None:
 )
 async def test_read_faults_map_to_codes(fault: Fault, code: ErrorCode) -> None:
     # Retries are off: this is about how each fault maps; tests/resilience covers retrying.
-    sim = vendor(Provider.DATA_CLOUD)
+    sim = vendor(DATA_CLOUD)
     async with adapter(sim, timeout=0.2, retries=0) as (provider, faults):
         faults.add(fault)
         [error] = await provider.read_jobs(["7505e000001NLkPAAW"])
@@ -131,7 +132,7 @@ async def test_read_faults_map_to_codes(fault: Fault, code: ErrorCode) -> None:
 
 
 async def test_lost_answer_after_write_is_settled_by_reading_back() -> None:
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     job_id = sim.store.add("Open")["id"]
     async with adapter(sim) as (provider, faults):
         faults.add(Fault("PATCH", PATCH, "drop-after"))
@@ -142,7 +143,7 @@ async def test_lost_answer_after_write_is_settled_by_reading_back() -> None:
 
 
 async def test_write_timeout_with_job_unchanged_is_outcome_unknown() -> None:
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     job_id = sim.store.add("Open")["id"]
     async with adapter(sim, timeout=0.2) as (provider, faults):
         # The write is too slow to answer in time and has not been applied when read back.
@@ -155,7 +156,7 @@ async def test_write_timeout_with_job_unchanged_is_outcome_unknown() -> None:
 
 
 async def test_write_timeout_and_read_back_failure_is_outcome_unknown() -> None:
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     job_id = sim.store.add("Open")["id"]
     async with adapter(sim, timeout=0.2) as (provider, faults):
         # Faults apply in order: the pre-check GET passes, the PATCH loses its answer,
@@ -170,7 +171,7 @@ async def test_write_timeout_and_read_back_failure_is_outcome_unknown() -> None:
 
 
 async def test_ok_answer_without_the_new_state_is_checked() -> None:
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     job_id = sim.store.add("Open")["id"]
     stale = (
         b'{"id":"' + job_id.encode() + b'","state":"Open","object":"Contact","operation":"upsert"}'
@@ -184,7 +185,7 @@ async def test_ok_answer_without_the_new_state_is_checked() -> None:
 
 
 async def test_simulator_processing_moves_closed_jobs_on() -> None:
-    sim = vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = vendor(DATA_CLOUD, seeded=False)
     job_id = sim.store.add("UploadComplete")["id"]
     assert sim.store.advance(job_id) == "InProgress"
     assert sim.store.advance(job_id, fail=True) == "Failed"

@@ -10,7 +10,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jobgate.domain import ErrorCode, Job, JobError, Provider
+from jobgate.domain import ErrorCode, Job, JobError
+from jobgate.domain.content_hub import CONTENT_HUB
+from jobgate.domain.data_cloud import DATA_CLOUD
+from jobgate.domain.workflow_manager import WORKFLOW_MANAGER
 from jobgate.providers.base import HttpProvider
 from jobgate.simulators import content_hub, data_cloud, workflow_manager
 from jobgate.simulators.faults import FaultyTransport
@@ -39,7 +42,7 @@ def forms(recorder: Recorder, suffix: str) -> list[dict[str, list[str]]]:
 
 
 async def test_content_hub_renews_with_its_refresh_token_then_the_password_again() -> None:
-    sim = vendor(Provider.CONTENT_HUB)
+    sim = vendor(CONTENT_HUB)
     async with adapter(sim) as (provider, faults):
         recorder = record(faults)
         assert isinstance(await provider.read_jobs(["6168"]), list)
@@ -58,7 +61,7 @@ async def test_content_hub_renews_with_its_refresh_token_then_the_password_again
 
 
 async def test_content_hub_wrong_password_is_unauthenticated_in_its_words() -> None:
-    sim = vendor(Provider.CONTENT_HUB)
+    sim = vendor(CONTENT_HUB)
     async with adapter(sim, password="not-the-password-at-all") as (provider, _):
         [error] = await provider.read_jobs(["6168"])
     assert isinstance(error, JobError) and error.code is ErrorCode.UNAUTHENTICATED
@@ -68,7 +71,7 @@ async def test_content_hub_wrong_password_is_unauthenticated_in_its_words() -> N
 
 
 async def test_data_cloud_exchanges_a_fresh_salesforce_token_and_uses_its_instance_url() -> None:
-    sim = vendor(Provider.DATA_CLOUD)
+    sim = vendor(DATA_CLOUD)
     async with adapter(sim) as (provider, faults):
         assert isinstance(provider, HttpProvider)
         assert provider.http.client.base_url == "", "no base_url configured: learnt from the token"
@@ -116,7 +119,7 @@ def rsa_key_pair() -> tuple[str, str]:
 
 async def test_data_cloud_jwt_bearer_flow(tmp_path: Path) -> None:
     private, public = rsa_key_pair()
-    sim = vendor(Provider.DATA_CLOUD)
+    sim = vendor(DATA_CLOUD)
     sim.store.jwt_keys[data_cloud.DEMO_CLIENT_ID] = public
     overrides = {
         "client_secret": None,
@@ -139,7 +142,7 @@ async def test_data_cloud_jwt_bearer_flow(tmp_path: Path) -> None:
 
 
 async def test_workflow_manager_asks_arcgis_for_an_app_token_in_json() -> None:
-    sim = vendor(Provider.WORKFLOW_MANAGER)
+    sim = vendor(WORKFLOW_MANAGER)
     async with adapter(sim) as (provider, faults):
         recorder = record(faults)
         [job] = await provider.read_jobs(["j1Xo9"])
@@ -156,7 +159,7 @@ async def test_workflow_manager_asks_arcgis_for_an_app_token_in_json() -> None:
 
 
 async def test_workflow_manager_refused_app_is_unauthenticated_in_arcgis_words() -> None:
-    sim = vendor(Provider.WORKFLOW_MANAGER)
+    sim = vendor(WORKFLOW_MANAGER)
     async with adapter(sim, client_id="someOtherApp") as (provider, _):
         [error] = await provider.read_jobs(["j1Xo9"])
     assert isinstance(error, JobError) and error.code is ErrorCode.UNAUTHENTICATED

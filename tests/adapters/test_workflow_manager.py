@@ -18,9 +18,8 @@ from jobgate.domain import (
     JobAction,
     JobError,
     JobStatus,
-    Provider,
 )
-from jobgate.domain.workflow_manager import WorkflowManagerDetails
+from jobgate.domain.workflow_manager import WORKFLOW_MANAGER, WorkflowManagerDetails
 from jobgate.providers.base import JobProvider
 from jobgate.simulators.faults import Fault, FaultyTransport
 from jobgate.simulators.suite import SimulatedVendor
@@ -64,7 +63,7 @@ async def wm(
 
 
 def fresh(seeded: bool = False) -> SimulatedVendor:
-    return vendor(Provider.WORKFLOW_MANAGER, seeded=seeded)
+    return vendor(WORKFLOW_MANAGER, seeded=seeded)
 
 
 def manage(action: JobAction) -> ActionRequest:

@@ -21,7 +21,11 @@ from jobgate.domain import (
     data_cloud,
     workflow_manager,
 )
+from jobgate.domain.bigchange import BIGCHANGE
+from jobgate.domain.content_hub import CONTENT_HUB
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.domain.rules import StateTable
+from jobgate.domain.workflow_manager import WORKFLOW_MANAGER
 from jobgate.simulators import bigchange as bigchange_sim
 from jobgate.simulators import content_hub as content_hub_sim
 from jobgate.simulators import data_cloud as data_cloud_sim
@@ -51,7 +55,7 @@ class ProviderCase:
         return sum(faults.calls(m, self.write_path) for m in self.write_methods)
 
     def __str__(self) -> str:
-        return self.provider.value
+        return self.provider.key
 
 
 def bigchange_request(action: JobAction, store: Any, native_id: str) -> ActionRequest:
@@ -82,7 +86,7 @@ def _expire(store: Any) -> None:
 
 CASES: list[ProviderCase] = [
     ProviderCase(
-        provider=Provider.DATA_CLOUD,
+        provider=DATA_CLOUD,
         rules=data_cloud.RULES,
         simulator=data_cloud_sim,
         read_path=r".*/api/v1/ingest/jobs/[^/]+",
@@ -94,7 +98,7 @@ CASES: list[ProviderCase] = [
         token_lifetime=_set_lifetime,
     ),
     ProviderCase(
-        provider=Provider.CONTENT_HUB,
+        provider=CONTENT_HUB,
         rules=content_hub.RULES,
         simulator=content_hub_sim,
         read_path=r".*/api/fetchjobs/[^/]+",
@@ -106,7 +110,7 @@ CASES: list[ProviderCase] = [
         token_lifetime=_set_lifetime,
     ),
     ProviderCase(
-        provider=Provider.BIGCHANGE,
+        provider=BIGCHANGE,
         rules=bigchange.RULES,
         simulator=bigchange_sim,
         read_path=r".*/v1/jobs/\d+",
@@ -119,7 +123,7 @@ CASES: list[ProviderCase] = [
         request_for=bigchange_request,
     ),
     ProviderCase(
-        provider=Provider.WORKFLOW_MANAGER,
+        provider=WORKFLOW_MANAGER,
         rules=workflow_manager.RULES,
         simulator=workflow_manager_sim,
         read_path=r".*/jobs/[^/]+",

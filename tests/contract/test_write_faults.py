@@ -24,9 +24,10 @@ import pytest
 
 from jobgate.domain import ActionOutcome, Deleted, ErrorCode, Job, JobAction, JobError
 from jobgate.providers.base import JobProvider
-from jobgate.providers.registry import build_provider, production_transport
+from jobgate.providers.registry import build_provider
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
 from jobgate.simulators.suite import SimulatedVendor, suite_app
+from jobgate.upstream.transport import production_transport
 from tests.contract.cases import CASES, ProviderCase
 from tests.harness import vendor
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobgate.domain import Provider
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
 from jobgate.simulators.suite import build_vendors, config_toml, suite_app
 from tests.e2e.test_processes import free_port, running
@@ -27,7 +27,7 @@ REQUEST_TIMEOUT = 2  # seconds: the lease is 2 x 2 + 2 = 6 s
 
 
 def config(tmp_path: Path, upstream: str, redis_url: str) -> Path:
-    ingest = [v for v in build_vendors() if v.provider is Provider.DATA_CLOUD]
+    ingest = [v for v in build_vendors() if v.provider is DATA_CLOUD]
     path = tmp_path / "jobgate.toml"
     path.write_text(
         f"[server]\nrequest_timeout = {REQUEST_TIMEOUT}\n\n"
@@ -39,7 +39,7 @@ def config(tmp_path: Path, upstream: str, redis_url: str) -> Path:
 async def test_a_key_whose_process_died_mid_write_is_resumed_not_repeated(
     tmp_path: Path, redis_server: str
 ) -> None:
-    vendors = [v for v in build_vendors() if v.provider is Provider.DATA_CLOUD]
+    vendors = [v for v in build_vendors() if v.provider is DATA_CLOUD]
     store = vendors[0].store
     async with FaultProxy(suite_app(vendors)) as proxy:
         upstream = await proxy.start()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from jobgate.config import ServerSettings
-from jobgate.domain import Provider
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.simulators.faults import Fault
 from tests import harness
 from tests.harness import Gateway
@@ -80,7 +80,7 @@ async def test_one_upstream_read_per_distinct_id(gw: Gateway) -> None:
 
 
 async def test_reads_to_one_source_run_concurrently_under_a_limit() -> None:
-    sim = harness.vendor(Provider.DATA_CLOUD, seeded=False)
+    sim = harness.vendor(DATA_CLOUD, seeded=False)
     ids = [f"ingest:{sim.store.add('Open')['id']}" for _ in range(6)]
     async with harness.gateway([sim], max_concurrency=2) as gw:
         in_flight = peak = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from jobgate.domain import Provider
+from jobgate.domain.data_cloud import DATA_CLOUD
 from tests import harness
 from tests.unit.test_single_flight import JOBS, OPEN, GatedTransport, settle
 
@@ -13,7 +13,7 @@ CLOSE = 'mutation { closeJob(id: "ingest:%s") { job { status } error { code } } 
 
 
 async def test_concurrent_requests_for_one_job_share_one_upstream_read() -> None:
-    async with harness.gateway([harness.vendor(Provider.DATA_CLOUD)]) as gw:
+    async with harness.gateway([harness.vendor(DATA_CLOUD)]) as gw:
         faulty = gw.faults["ingest"]
         gated = GatedTransport(faulty.inner)
         faulty.inner = gated
@@ -34,7 +34,7 @@ async def test_concurrent_requests_for_one_job_share_one_upstream_read() -> None
 
 
 async def test_a_query_after_a_mutation_sees_the_write() -> None:
-    async with harness.gateway([harness.vendor(Provider.DATA_CLOUD)]) as gw:
+    async with harness.gateway([harness.vendor(DATA_CLOUD)]) as gw:
         faulty = gw.faults["ingest"]
         gated = GatedTransport(faulty.inner)
         faulty.inner = gated
@@ -51,7 +51,7 @@ async def test_a_query_after_a_mutation_sees_the_write() -> None:
 
 
 async def test_coalesce_reads_false_in_the_config_gives_each_request_its_own_read() -> None:
-    vendors = [harness.vendor(Provider.DATA_CLOUD)]
+    vendors = [harness.vendor(DATA_CLOUD)]
     async with harness.gateway(vendors, coalesce_reads=False) as gw:
         faulty = gw.faults["ingest"]
         gated = GatedTransport(faulty.inner)

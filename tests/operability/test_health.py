@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from jobgate.config import ServerSettings
-from jobgate.domain import Provider
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.simulators.faults import Fault
 from tests import harness
 
@@ -16,7 +16,7 @@ SOURCES = "{ sources { name healthy circuit retryInSeconds } }"
 
 
 async def test_an_open_circuit_fails_fast_shows_in_sources_and_readyz_then_recovers() -> None:
-    sim = harness.vendor(Provider.DATA_CLOUD)
+    sim = harness.vendor(DATA_CLOUD)
     async with harness.gateway([sim], breaker_failures=3, breaker_cooldown=30, probe=True) as gw:
         ready = await gw.client.get("/readyz")
         assert ready.status_code == 200
@@ -88,7 +88,7 @@ async def test_a_source_nothing_has_reached_is_not_healthy_nor_ready() -> None:
 
 
 async def test_the_start_up_probe_finds_a_source_that_refuses_its_credentials() -> None:
-    sim = harness.vendor(Provider.DATA_CLOUD)
+    sim = harness.vendor(DATA_CLOUD)
     async with harness.gateway([sim], probe=True, token="not-the-right-token") as gw:
         not_ready = await gw.client.get("/readyz")
         assert not_ready.status_code == 503 and not_ready.json()["unreached"] == ["ingest"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from jobgate.config import ConfigError, SourceSettings, parse_settings
-from jobgate.domain import Provider
+from jobgate.domain.data_cloud import DATA_CLOUD
 
 
 def source(**keys: Any) -> SourceSettings:
@@ -21,7 +21,7 @@ def test_defaults() -> None:
     assert settings.retries == 2
     assert settings.breaker_failures == 5
     assert settings.breaker_cooldown == 30.0
-    assert SourceSettings("s", Provider.DATA_CLOUD, "https://x").retries == 2
+    assert SourceSettings("s", DATA_CLOUD, "https://x").retries == 2
 
 
 def test_values() -> None:

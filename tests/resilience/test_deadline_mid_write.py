@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from jobgate.config import ServerSettings, Settings
-from jobgate.domain import Provider
-from jobgate.providers.registry import production_transport
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
 from jobgate.simulators.suite import build_vendors, suite_app
+from jobgate.upstream.transport import production_transport
 from jobgate.web.app import create_app
 from tests.wire import served
 
@@ -34,7 +34,7 @@ JOB = "7505e000001NLkPAAW"
 async def test_a_write_cut_short_by_the_deadline_answers_a_payload(
     kind: str, expected: object
 ) -> None:
-    vendors = [v for v in build_vendors() if v.provider is Provider.DATA_CLOUD]
+    vendors = [v for v in build_vendors() if v.provider is DATA_CLOUD]
     async with FaultProxy(suite_app(vendors)) as proxy:
         origin = await proxy.start()
         proxy.add(WireFault("PATCH", r".*/jobs/[^/]+", kind, hang=3.0))

@@ -15,9 +15,10 @@ import pytest
 from aiohttp import web
 
 from jobgate.config import SourceSettings
-from jobgate.domain import ErrorCode, JobFailure, Provider
-from jobgate.providers.registry import production_transport
+from jobgate.domain import ErrorCode, JobFailure
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.upstream.channel import build_http
+from jobgate.upstream.transport import production_transport
 
 MB = 1_000_000
 CHUNK = b"x" * MB
@@ -81,7 +82,7 @@ def rss_mb() -> float:
 @pytest.mark.parametrize("kind", ["declared", "chunked", "bomb"])
 async def test_a_huge_answer_is_cut_off_and_others_go_on(upstream: str, kind: str) -> None:
     settings = SourceSettings(
-        name="ingest", provider=Provider.DATA_CLOUD, base_url=upstream, retries=0, timeout=20
+        name="ingest", provider=DATA_CLOUD, base_url=upstream, retries=0, timeout=20
     )
     http = build_http(settings, production_transport(settings), headers={})
     bomb()

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from jobgate.config import ConfigError, load_settings
-from jobgate.domain import Provider
+from jobgate.domain.bigchange import BIGCHANGE
+from jobgate.domain.content_hub import CONTENT_HUB
+from jobgate.domain.data_cloud import DATA_CLOUD
+from jobgate.domain.workflow_manager import WORKFLOW_MANAGER
 
 GOOD = """
 [server]
@@ -57,10 +60,10 @@ def test_contract_example_loads(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, GOOD), ENV)
     assert settings.server.graphiql is False
     assert [s.provider for s in settings.sources.values()] == [
-        Provider.CONTENT_HUB,
-        Provider.BIGCHANGE,
-        Provider.DATA_CLOUD,
-        Provider.WORKFLOW_MANAGER,
+        CONTENT_HUB,
+        BIGCHANGE,
+        DATA_CLOUD,
+        WORKFLOW_MANAGER,
     ]
     hub = settings.sources["hub"]
     assert hub.token == "hub-secret"
@@ -199,7 +202,7 @@ def test_token_obtaining_keys_load_for_every_provider(tmp_path: Path) -> None:
     assert all(s.renews_tokens for s in (hub, ingest, gis))
     assert hub.username == "integration@tenant" and hub.password == "p" * 12
     assert ingest.base_url == "" and ingest.login_url == "https://login.salesforce.com"
-    assert gis.running_statuses == ("Working", "Editing")
+    assert gis.options["running_statuses"] == ("Working", "Editing")
     assert set(hub.secrets()) == {"s" * 12, "p" * 12}
     for secret in RENEWING_ENV.values():
         assert secret not in repr(settings)

@@ -11,9 +11,9 @@ from jobgate.domain import (
     JobId,
     JobStatus,
     JobUpdate,
-    Provider,
     parse_job_id,
 )
+from jobgate.domain.data_cloud import DATA_CLOUD as DATA_CLOUD_PROVIDER
 from jobgate.domain.data_cloud import RULES as DATA_CLOUD
 from jobgate.domain.rules import StateTable
 
@@ -87,14 +87,14 @@ def test_unknown_upstream_state_accepts_nothing() -> None:
 def test_state_table_rejects_inconsistent_tables() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         StateTable(
-            provider=Provider.DATA_CLOUD,
+            provider=DATA_CLOUD_PROVIDER,
             statuses={"Open": JobStatus.OPEN},
             allowed={"Open": frozenset({JobAction.CANCEL})},
             supported=frozenset({JobAction.CLOSE}),
         )
     with pytest.raises(ValueError, match="unknown state"):
         StateTable(
-            provider=Provider.DATA_CLOUD,
+            provider=DATA_CLOUD_PROVIDER,
             statuses={},
             allowed={"Open": frozenset()},
             supported=frozenset(),

@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 
 from jobgate.config import ConfigError, parse_settings
 from jobgate.domain import ActionOutcome, ActionRequest, Job, JobAction, JobError, Provider
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.domain.principal import READ, Principal
 from jobgate.domain.rules import StateTable
 from jobgate.gateway import Gateway
@@ -131,7 +132,7 @@ async def upstream() -> AsyncIterator[Upstream]:
 @contextlib.asynccontextmanager
 async def data_cloud(**gateway_options: Any) -> AsyncIterator[Upstream]:
     """A gateway over one seeded Data Cloud simulator (source ``ingest``)."""
-    sim = harness.vendor(Provider.DATA_CLOUD)
+    sim = harness.vendor(DATA_CLOUD)
     transport = GatedTransport(httpx.ASGITransport(app=suite_app([sim])))
     spy = Spy(build_provider(sim.source_settings(harness.ORIGIN), transport))
     gateway = Gateway({"ingest": spy}, **gateway_options)
@@ -359,7 +360,7 @@ class Failing:
     """A provider whose read raises (providers should not: it stands for a bug)."""
 
     source = "ingest"
-    provider = Provider.DATA_CLOUD
+    provider = DATA_CLOUD
 
     def __init__(self) -> None:
         self.calls = 0

@@ -20,12 +20,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jobgate.config import SourceSettings
-from jobgate.domain import ErrorCode, JobError, JobFailure, Provider
-from jobgate.providers.registry import production_transport
+from jobgate.domain import ErrorCode, JobError, JobFailure
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
 from jobgate.upstream.channel import WriteUncertain, build_http
 from jobgate.upstream.client import UpstreamClient
-from jobgate.upstream.transport import WholeBodyTransport
+from jobgate.upstream.transport import WholeBodyTransport, production_transport
 
 Handler = Callable[[web.Request], Any]
 
@@ -44,7 +44,7 @@ async def serve(handler: Handler) -> tuple[web.AppRunner, str]:
 def settings(base_url: str, **overrides: Any) -> SourceSettings:
     values: dict[str, Any] = {
         "name": "ingest",
-        "provider": Provider.DATA_CLOUD,
+        "provider": DATA_CLOUD,
         "base_url": base_url,
         "token": "t" * 20,
         **overrides,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from jobgate.config import SourceSettings
-from jobgate.domain import Provider
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.upstream.channel import build_http
 
 
@@ -17,7 +17,7 @@ async def test_cookies_set_by_an_upstream_are_not_sent_back() -> None:
         return httpx.Response(200, json={}, headers={"set-cookie": "session=abc; Path=/"})
 
     settings = SourceSettings(
-        name="ingest", provider=Provider.DATA_CLOUD, base_url="http://up", token="t" * 20
+        name="ingest", provider=DATA_CLOUD, base_url="http://up", token="t" * 20
     )
     http = build_http(settings, httpx.MockTransport(upstream))
     try:

@@ -12,7 +12,8 @@ from jobgate.domain.actions import (
 )
 from jobgate.domain.errors import ErrorCode, FieldError, JobError, JobFailure
 from jobgate.domain.ids import JobId, parse_job_id
-from jobgate.domain.jobs import Job, JobAction, JobDetails, JobStatus, JobWarning, Provider
+from jobgate.domain.jobs import Job, JobAction, JobDetails, JobStatus, JobWarning
+from jobgate.domain.providers import Provider
 
 __all__ = [
     "ActionOutcome",

@@ -30,8 +30,23 @@ from typing import Any
 
 from jobgate.domain.actions import JobResultStatus, JobUpdate
 from jobgate.domain.errors import ErrorCode, FieldError, JobError
-from jobgate.domain.jobs import JobAction, JobDetails, JobStatus, Provider
+from jobgate.domain.jobs import JobAction, JobDetails, JobStatus
+from jobgate.domain.providers import KeyKind, OptionKey, Provider, SourceKeys
 from jobgate.domain.rules import StateTable
+
+BIGCHANGE = Provider(
+    name="BIGCHANGE",
+    key="bigchange",
+    label="BigChange",
+    keys=SourceKeys(
+        auth=(
+            (frozenset({"client_id", "client_secret"}), frozenset({"token_url"})),
+            (frozenset({"token"}), frozenset()),
+        ),
+        required=frozenset({"customer_id"}),  # sent as the Customer-Id header on every call
+        options={"customer_id": OptionKey(KeyKind.DIGITS)},
+    ),
+)
 
 STATUSES: Mapping[str, JobStatus] = {
     "new": JobStatus.PENDING,
@@ -57,7 +72,7 @@ LATE_STATUSES: Mapping[str, JobStatus] = {
 
 _UPDATABLE = frozenset({JobAction.UPDATE})
 RULES = StateTable(
-    provider=Provider.BIGCHANGE,
+    provider=BIGCHANGE,
     statuses={**STATUSES, **LATE_STATUSES},
     allowed={
         **{state: _UPDATABLE for state in STATUSES if state != "cancelled"},

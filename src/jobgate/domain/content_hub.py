@@ -5,8 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from jobgate.domain.jobs import JobAction, JobDetails, JobStatus, Provider
+from jobgate.domain.jobs import JobAction, JobDetails, JobStatus
+from jobgate.domain.providers import OptionKey, Provider, SourceKeys
 from jobgate.domain.rules import StateTable
+
+CONTENT_HUB = Provider(
+    name="CONTENT_HUB",
+    key="content-hub",
+    label="Content Hub",
+    keys=SourceKeys(
+        auth=(
+            # A fixed token: OAuth's bearer token or the legacy X-Auth-Token, never renewed.
+            (frozenset({"token"}), frozenset({"auth_header"})),
+            # OAuth's password grant, renewed with the refresh token.
+            (
+                frozenset({"client_id", "client_secret", "username", "password"}),
+                frozenset({"token_url"}),
+            ),
+        ),
+        options={"auth_header": OptionKey(choices=("bearer", "x-auth-token"))},
+    ),
+)
 
 PENDING = "Pending"
 CANCELLED = "Cancelled"
@@ -16,7 +35,7 @@ CANCELLED = "Cancelled"
 # by ``rule_key`` rather than by the bare state. Conditions other than those (the job-status page
 # also shows None and Cancelled) are kept verbatim and change nothing here.
 RULES = StateTable(
-    provider=Provider.CONTENT_HUB,
+    provider=CONTENT_HUB,
     statuses={
         "Created": JobStatus.PENDING,
         PENDING: JobStatus.PENDING,

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobgate.domain.jobs import JobAction, JobDetails, JobStatus, Provider
+from jobgate.domain.jobs import JobAction, JobDetails, JobStatus
+from jobgate.domain.providers import Provider, SourceKeys
 from jobgate.domain.rules import StateTable
+
+DATA_CLOUD = Provider(
+    name="DATA_CLOUD",
+    key="data-cloud",
+    label="Data Cloud",
+    keys=SourceKeys(
+        auth=(
+            (frozenset({"token"}), frozenset()),
+            # A Salesforce token (client credentials, or the JWT bearer flow for a user),
+            # exchanged for a Data Cloud token that names the instance's URL.
+            (frozenset({"login_url", "client_id", "client_secret"}), frozenset()),
+            (frozenset({"login_url", "client_id", "private_key_file", "username"}), frozenset()),
+        ),
+        base_url_comes_with=frozenset({"login_url"}),
+    ),
+)
 
 # Open -> UploadComplete | Aborted; UploadComplete -> InProgress -> JobComplete | Failed.
 RULES = StateTable(
-    provider=Provider.DATA_CLOUD,
+    provider=DATA_CLOUD,
     statuses={
         "Open": JobStatus.OPEN,
         "UploadComplete": JobStatus.QUEUED,

@@ -6,22 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from jobgate.domain.errors import ErrorCode
-
-
-class Provider(Enum):
-    """The vendors jobgate can front. ``value`` is the name used in config files."""
-
-    CONTENT_HUB = "content-hub"
-    BIGCHANGE = "bigchange"
-    DATA_CLOUD = "data-cloud"
-    WORKFLOW_MANAGER = "workflow-manager"
-
-    @classmethod
-    def from_config_name(cls, name: str) -> Provider | None:
-        for provider in cls:
-            if provider.value == name:
-                return provider
-        return None
+from jobgate.domain.providers import Provider
 
 
 class JobStatus(Enum):

@@ -10,14 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jobgate.domain.errors import ErrorCode, JobError
-from jobgate.domain.jobs import JobAction, JobStatus, Provider
-
-PROVIDER_LABELS = {
-    Provider.CONTENT_HUB: "Content Hub",
-    Provider.BIGCHANGE: "BigChange",
-    Provider.DATA_CLOUD: "Data Cloud",
-    Provider.WORKFLOW_MANAGER: "Workflow Manager",
-}
+from jobgate.domain.jobs import JobAction, JobStatus
+from jobgate.domain.providers import Provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +31,11 @@ class StateTable:
     def __post_init__(self) -> None:
         for state, actions in self.allowed.items():
             if state not in self.statuses:
-                raise ValueError(f"{self.provider.value}: actions for unknown state {state}")
+                raise ValueError(f"{self.provider.key}: actions for unknown state {state}")
             if not actions <= self.supported:
-                raise ValueError(f"{self.provider.value}: {state} allows unsupported actions")
+                raise ValueError(f"{self.provider.key}: {state} allows unsupported actions")
         if not self.batch <= self.supported:
-            raise ValueError(f"{self.provider.value}: batch actions must be supported actions")
+            raise ValueError(f"{self.provider.key}: batch actions must be supported actions")
 
     def status_of(self, state: str) -> JobStatus:
         return self.statuses.get(state, self.unknown_status)
@@ -66,7 +60,7 @@ def unsupported(provider: Provider, action: JobAction, *, batch: bool = False) -
     how = " through manageJobs" if batch else ""
     return JobError(
         ErrorCode.UNSUPPORTED_ACTION,
-        f"{PROVIDER_LABELS[provider]} jobs do not support {action.verb}{how}.",
+        f"{provider.label} jobs do not support {action.verb}{how}.",
     )
 
 

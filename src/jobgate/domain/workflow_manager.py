@@ -6,8 +6,24 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from jobgate.domain.errors import ErrorCode, JobError
-from jobgate.domain.jobs import JobAction, JobDetails, JobStatus, Provider
+from jobgate.domain.jobs import JobAction, JobDetails, JobStatus
+from jobgate.domain.providers import KeyKind, OptionKey, Provider, SourceKeys
 from jobgate.domain.rules import StateTable, unsupported
+
+WORKFLOW_MANAGER = Provider(
+    name="WORKFLOW_MANAGER",
+    key="workflow-manager",
+    label="Workflow Manager",
+    keys=SourceKeys(
+        auth=(
+            (frozenset({"token"}), frozenset()),
+            (frozenset({"client_id", "client_secret"}), frozenset({"token_url"})),
+        ),
+        # The jobStatus values that mean a job is running (the organisation configures them).
+        optional=frozenset({"running_statuses"}),
+        options={"running_statuses": OptionKey(KeyKind.TEXT_LIST)},
+    ),
+)
 
 # Rule keys. A Workflow Manager job has no single state field that decides what it accepts:
 # ``closed``, whether it is running, and whether its current steps still exist in the latest
@@ -31,7 +47,7 @@ MANAGED = frozenset({JobAction.CLOSE, JobAction.REOPEN, JobAction.UPGRADE, JobAc
 # upgrading a job already on the latest version are refused here too: the upstream would only
 # answer a no-op, which the caller cannot tell from the change.
 RULES = StateTable(
-    provider=Provider.WORKFLOW_MANAGER,
+    provider=WORKFLOW_MANAGER,
     statuses={
         OPEN: JobStatus.OPEN,
         OPEN_LATEST: JobStatus.OPEN,
@@ -145,7 +161,7 @@ def rule_key(
 def refusal(action: JobAction, key: str, job_status: str) -> JobError | None:
     """Why ``action`` must not be sent for a job under ``key``, or ``None`` when it may."""
     if action not in RULES.supported:
-        return unsupported(Provider.WORKFLOW_MANAGER, action)
+        return unsupported(WORKFLOW_MANAGER, action)
     if action in RULES.allowed_actions(key):
         return None
     return not_now(action, key, job_status)

@@ -14,6 +14,8 @@ from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultSta
 from jobgate.domain.errors import ErrorCode
 from jobgate.graphql import fast_fields
 from jobgate.graphql.context import Context
+from jobgate.graphql.details import SCHEMA_PROVIDERS
+from jobgate.graphql.enums import provider_enum
 from jobgate.graphql.errors import JobLookupError
 from jobgate.graphql.inputs import UpdateJobInput
 from jobgate.graphql.types import (
@@ -24,6 +26,7 @@ from jobgate.graphql.types import (
     SourceType,
 )
 from jobgate.upstream.resilience import source_health
+from jobgate.vendors import VENDORS
 
 Ctx = Info[Context, None]
 
@@ -94,7 +97,7 @@ class Query:
             found.append(
                 SourceType(
                     name=name,
-                    provider=provider.provider,
+                    provider=provider_enum(provider.provider),
                     healthy=health.healthy,
                     reached=health.reached,
                     supported_actions=sorted(provider.rules.supported, key=lambda a: a.value),
@@ -165,6 +168,12 @@ def build_schema() -> strawberry.Schema:
 
     ``fast_fields`` then swaps Strawberry's resolver wrappers for plain graphql-core ones where
     they add nothing (attribute fields, the ``JobDetails`` union, ``job`` and ``jobs``)."""
+    late = [p.key for p in VENDORS.providers if p not in SCHEMA_PROVIDERS]
+    if late:
+        raise RuntimeError(
+            f"vendor {', '.join(late)} was registered after jobgate.graphql was imported: "
+            "its jobs could not be answered. Register vendors before importing the schema."
+        )
     schema = strawberry.Schema(query=Query, mutation=Mutation)
     fast_fields.install(
         schema, root_resolvers={("Query", "job"): resolve_job, ("Query", "jobs"): resolve_jobs}

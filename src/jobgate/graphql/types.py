@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import strawberry
 
-import jobgate.graphql.enums  # noqa: F401  (registers the domain enums with Strawberry)
 from jobgate.domain import (
     AlreadyApplied,
     Deleted,
@@ -17,10 +16,10 @@ from jobgate.domain import (
     JobAction,
     JobError,
     JobStatus,
-    Provider,
 )
 from jobgate.domain.actions import ActionOutcome
 from jobgate.graphql.details import JobDetailsUnion, details_from_domain
+from jobgate.graphql.enums import ProviderEnum, provider_enum
 
 
 @strawberry.type(name="JobWarning", description="Something not known about a job, and its cost.")
@@ -33,7 +32,7 @@ class JobWarningType:
 class JobType:
     id: strawberry.ID = strawberry.field(description="`<source>:<native id>`.")
     source: str
-    provider: Provider
+    provider: ProviderEnum
     native_id: str
     status: JobStatus
     provider_status: str = strawberry.field(description="The upstream's own state, verbatim.")
@@ -53,12 +52,12 @@ class JobType:
         return cls(
             id=strawberry.ID(job.id),
             source=job.source,
-            provider=job.provider,
+            provider=provider_enum(job.provider),
             native_id=job.native_id,
             status=job.status,
             provider_status=job.provider_status,
             allowed_actions=_in_order(job.allowed_actions),
-            details=details_from_domain(job.details),  # type: ignore[arg-type]
+            details=details_from_domain(job),
             warnings=tuple(JobWarningType(code=w.code, message=w.message) for w in job.warnings),
         )
 
@@ -156,7 +155,7 @@ class ManageJobsPayload:
 @strawberry.type(name="Source", description="A configured upstream account.")
 class SourceType:
     name: str
-    provider: Provider
+    provider: ProviderEnum
     healthy: bool = strawberry.field(
         description="True once a call to the source (or the start-up probe) has succeeded and "
         "while its circuit breaker is not open (when open, calls fail fast)."

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
-from jobgate.domain import ActionOutcome, ActionRequest, ErrorCode, Job, JobError, JobFailure
-from jobgate.domain.jobs import Provider
-from jobgate.domain.rules import StateTable
+from jobgate.domain import (
+    ActionOutcome,
+    ActionRequest,
+    ErrorCode,
+    Job,
+    JobError,
+    JobFailure,
+    Provider,
+)
+from jobgate.domain.rules import StateTable, unsupported
+from jobgate.providers.confirm import Change, perform_change
 from jobgate.upstream.channel import UpstreamHTTP
-
-T = TypeVar("T")
 
 
 class JobProvider(Protocol):
@@ -39,7 +44,8 @@ class JobProvider(Protocol):
     async def perform(
         self, request: ActionRequest, native_ids: Sequence[str]
     ) -> list[ActionOutcome]:
-        """Apply one action to each job, reporting only outcomes the upstream confirmed."""
+        """Apply one action to each job, reporting only outcomes the upstream confirmed. An
+        action the provider's rules do not offer is UNSUPPORTED_ACTION, and makes no call."""
         ...
 
     async def probe(self) -> JobError | None:
@@ -58,6 +64,24 @@ class HttpProvider:
     def __init__(self, source: str, http: UpstreamHTTP) -> None:
         self.source = source
         self.http = http
+
+    async def perform(
+        self, request: ActionRequest, native_ids: Sequence[str]
+    ) -> list[ActionOutcome]:
+        """The one place an action is checked against the rules before anything is sent; then
+        the write-and-confirm protocol (``confirm.py``) runs the adapter's ``Change``."""
+        if not self.rules.offers(request.action, batch=request.batch):
+            refusal = unsupported(self.provider, request.action, batch=request.batch)
+            return [refusal] * len(native_ids)
+        change = self.change_for(request)
+        if isinstance(change, JobError):
+            return [change] * len(native_ids)
+        return await perform_change(change, native_ids, resume=request.resume)
+
+    def change_for(self, request: ActionRequest) -> Change | JobError:
+        """The adapter's ``Change`` for an action its rules offer, or why the request's own
+        input cannot be sent (VALIDATION_FAILED)."""
+        raise NotImplementedError
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -91,27 +115,6 @@ class HttpProvider:
         if response.status_code != 200:
             raise JobFailure(self.error(response))
         return self.http.json_object(response)
-
-
-async def for_each(
-    native_ids: Sequence[str], call: Callable[[str], Awaitable[T]]
-) -> list[T | JobError]:
-    """Run ``call`` for every id concurrently; a ``JobFailure`` becomes that id's error."""
-
-    async def one(native_id: str) -> T | JobError:
-        try:
-            return await call(native_id)
-        except JobFailure as failure:
-            return failure.error
-
-    return await gather_all([one(n) for n in native_ids])
-
-
-async def gather_all(awaitables: Sequence[Awaitable[T]]) -> list[T]:
-    """``asyncio.gather``, minus the task and loop turns it costs when there is only one."""
-    if len(awaitables) == 1:
-        return [await awaitables[0]]
-    return list(await asyncio.gather(*awaitables))
 
 
 def malformed(source: str, what: str) -> JobFailure:

@@ -11,7 +11,6 @@ import httpx
 
 from jobgate.config import SourceSettings
 from jobgate.domain import (
-    ActionOutcome,
     ActionRequest,
     ErrorCode,
     FieldError,
@@ -24,6 +23,7 @@ from jobgate.domain import (
     JobWarning,
 )
 from jobgate.domain.bigchange import (
+    BIGCHANGE,
     RESULT_STATUS,
     RULES,
     BigChangeDetails,
@@ -35,11 +35,10 @@ from jobgate.domain.bigchange import (
     update_mismatches,
     update_refusal,
 )
-from jobgate.domain.jobs import Provider
-from jobgate.domain.rules import unsupported
-from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
+from jobgate.providers.base import HttpProvider, optional_int, optional_text, text_field
 from jobgate.providers.bigchange_types import Found, JobTypeLoader
-from jobgate.providers.confirm import Change, Write, perform_change
+from jobgate.providers.confirm import Change, Write
+from jobgate.providers.fanout import for_each
 from jobgate.upstream.channel import UpstreamHTTP, build_http
 from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, client_credentials, credentials_for
@@ -53,7 +52,7 @@ _FIELD_NAMES = {"contactPersonId": "primaryContactId"}
 
 
 class BigChangeProvider(HttpProvider):
-    provider = Provider.BIGCHANGE
+    provider = BIGCHANGE
     rules = RULES
 
     def __init__(self, source: str, http: UpstreamHTTP, *, type_ttl: float = 60.0) -> None:
@@ -83,24 +82,15 @@ class BigChangeProvider(HttpProvider):
             )
         return self.job_from(body, found)
 
-    async def perform(
-        self, request: ActionRequest, native_ids: Sequence[str]
-    ) -> list[ActionOutcome]:
-        change = self._change(request)
-        if isinstance(change, JobError):
-            return [change] * len(native_ids)
-        return await perform_change(change, native_ids, resume=request.resume)
-
-    def _change(self, request: ActionRequest) -> Change | JobError:
+    def change_for(self, request: ActionRequest) -> Change | JobError:
         if request.action is JobAction.UPDATE:
             if request.update is None:
                 return JobError(ErrorCode.VALIDATION_FAILED, "An update needs its fields.")
             return UpdateJob(request.action, self, request.update)
-        if request.action is JobAction.SET_RESULT:
-            if request.result_status is None or request.result is None:
-                return JobError(ErrorCode.VALIDATION_FAILED, "A result needs a status and a text.")
-            return SetJobResult(request.action, self, request.result_status, request.result)
-        return unsupported(self.provider, request.action, batch=request.batch)
+        # SET_RESULT: the only other action the rules offer.
+        if request.result_status is None or request.result is None:
+            return JobError(ErrorCode.VALIDATION_FAILED, "A result needs a status and a text.")
+        return SetJobResult(request.action, self, request.result_status, request.result)
 
     async def job_type_of(self, details: BigChangeDetails) -> BigChangeJobType | JobError:
         # Reading the job already loaded it; asking again is a cache hit, or a retry of a failure.
@@ -148,7 +138,7 @@ class BigChangeProvider(HttpProvider):
         return Job(
             source=self.source,
             native_id=text_field(self.source, body, "id"),
-            provider=Provider.BIGCHANGE,
+            provider=BIGCHANGE,
             status=RULES.status_of(status),
             provider_status=status,
             allowed_actions=allowed,
@@ -269,7 +259,7 @@ def _job_type_from(type_id: int, body: Mapping[str, Any]) -> BigChangeJobType:
 
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> BigChangeProvider:
     """OAuth2 client credentials (or a fixed token); every call also carries ``Customer-Id``."""
-    customer_id = settings.customer_id or ""  # config requires it
+    customer_id = settings.option("customer_id", "")  # config requires it
 
     def sign(headers: MutableMapping[str, str], value: str) -> None:
         headers["Authorization"] = f"Bearer {value}"

@@ -37,7 +37,7 @@ from jobgate.domain import (
     JobFailure,
 )
 from jobgate.domain.rules import invalid_state
-from jobgate.providers.base import gather_all
+from jobgate.providers.fanout import gather_all
 from jobgate.upstream.channel import UpstreamHTTP
 from jobgate.upstream.guard import WriteUncertain
 

@@ -14,19 +14,18 @@ from typing import Any
 import httpx
 
 from jobgate.config import SourceSettings
-from jobgate.domain import ActionOutcome, ActionRequest, ErrorCode, Job, JobError, JobFailure
+from jobgate.domain import ActionRequest, ErrorCode, Job, JobError, JobFailure
 from jobgate.domain.content_hub import (
     CANCELLED,
-    PENDING,
+    CONTENT_HUB,
     RULES,
     ContentHubDetails,
     Labels,
     rule_key,
 )
-from jobgate.domain.jobs import JobAction, Provider
-from jobgate.domain.rules import unsupported
-from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
-from jobgate.providers.confirm import Change, Write, perform_change
+from jobgate.providers.base import HttpProvider, optional_int, optional_text, text_field
+from jobgate.providers.confirm import Change, Write
+from jobgate.providers.fanout import for_each
 from jobgate.upstream.channel import build_http
 from jobgate.upstream.credentials import Grant, bearer
 from jobgate.upstream.grants import TokenEndpoint, credentials_for, password_then_refresh
@@ -41,7 +40,7 @@ def is_native_id(native_id: str) -> bool:
 
 
 class ContentHubProvider(HttpProvider):
-    provider = Provider.CONTENT_HUB
+    provider = CONTENT_HUB
     rules = RULES
 
     async def probe_call(self) -> httpx.Response:
@@ -57,14 +56,8 @@ class ContentHubProvider(HttpProvider):
         body = await self.get_object(f"{JOBS_PATH}/{native_id}")
         return None if body is None else self.job_from(body, native_id)
 
-    async def perform(
-        self, request: ActionRequest, native_ids: Sequence[str]
-    ) -> list[ActionOutcome]:
-        if request.action is not JobAction.CANCEL:
-            return [unsupported(self.provider, request.action)] * len(native_ids)
-        return await perform_change(
-            CancelFetchJob(request.action, self), native_ids, resume=request.resume
-        )
+    def change_for(self, request: ActionRequest) -> Change:
+        return CancelFetchJob(request.action, self)  # the one action the rules offer
 
     def job_from(self, body: Mapping[str, Any], native_id: str | None = None) -> Job:
         """The job in ``body``; its id is ``native_id`` (the one it was read by) or, for a job
@@ -75,7 +68,7 @@ class ContentHubProvider(HttpProvider):
         return Job(
             source=self.source,
             native_id=native_id or self._id_from_self(body),
-            provider=Provider.CONTENT_HUB,
+            provider=CONTENT_HUB,
             status=RULES.status_of(key),
             provider_status=state,
             allowed_actions=RULES.allowed_actions(key),
@@ -146,13 +139,14 @@ class CancelFetchJob(Change):
             return JobError(
                 ErrorCode.NOT_FOUND, refused.message, refused.upstream_status, detail=detail
             )
-        if now.provider_status == PENDING:
+        if self.action in now.allowed_actions:  # the rules still allow it: not the state
             return JobError(
                 ErrorCode.FORBIDDEN,
                 refused.message,
                 upstream_status=refused.upstream_status,
-                detail="The job is still 'Pending'; the upstream refused the fields sent.",
-                provider_status=PENDING,
+                detail=f"The job is still '{now.provider_status}'; "
+                "the upstream refused the fields sent.",
+                provider_status=now.provider_status,
             )
         return JobError(
             ErrorCode.INVALID_STATE,
@@ -194,9 +188,10 @@ def _count_as_sent(value: object) -> int | str | None:
 def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> ContentHubProvider:
     """OAuth (password grant, renewed with the refresh token), or a fixed token sent as a bearer
     token or as the legacy ``X-Auth-Token`` header, which never expires."""
-    header = AUTH_HEADERS.get(settings.auth_header)
+    auth_header = settings.option("auth_header", "bearer")
+    header = AUTH_HEADERS.get(auth_header)
     if header is None:
-        raise ValueError(f"unknown auth_header {settings.auth_header!r} for Content Hub")
+        raise ValueError(f"unknown auth_header {auth_header!r} for Content Hub")
 
     def password_grant(endpoint: TokenEndpoint) -> Grant:
         # Config requires all four with OAuth; they are not read with a fixed token.

@@ -9,12 +9,11 @@ from typing import Any
 import httpx
 
 from jobgate.config import SourceSettings
-from jobgate.domain import ActionOutcome, ActionRequest, ErrorCode, Job, JobError
-from jobgate.domain.data_cloud import RULES, TARGET_STATE, DataCloudDetails
-from jobgate.domain.jobs import Provider
-from jobgate.domain.rules import unsupported
-from jobgate.providers.base import HttpProvider, for_each, optional_int, optional_text, text_field
-from jobgate.providers.confirm import Change, Open, Proven, Verdict, Write, perform_change
+from jobgate.domain import ActionRequest, ErrorCode, Job, JobError
+from jobgate.domain.data_cloud import DATA_CLOUD, RULES, TARGET_STATE, DataCloudDetails
+from jobgate.providers.base import HttpProvider, optional_int, optional_text, text_field
+from jobgate.providers.confirm import Change, Open, Proven, Verdict, Write
+from jobgate.providers.fanout import for_each
 from jobgate.upstream.channel import build_http
 from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, credentials_for, salesforce_exchange
@@ -31,7 +30,7 @@ _CODES = {
 
 
 class DataCloudProvider(HttpProvider):
-    provider = Provider.DATA_CLOUD
+    provider = DATA_CLOUD
     rules = RULES
 
     async def probe_call(self) -> httpx.Response:
@@ -44,14 +43,8 @@ class DataCloudProvider(HttpProvider):
         body = await self.get_object(f"{JOBS_PATH}/{native_id}")
         return None if body is None else self.job_from(body)
 
-    async def perform(
-        self, request: ActionRequest, native_ids: Sequence[str]
-    ) -> list[ActionOutcome]:
-        if request.action not in TARGET_STATE:
-            return [unsupported(self.provider, request.action)] * len(native_ids)
-        return await perform_change(
-            MoveJobState(request.action, self), native_ids, resume=request.resume
-        )
+    def change_for(self, request: ActionRequest) -> Change:
+        return MoveJobState(request.action, self)  # close or abort: a move to TARGET_STATE
 
     def error(self, response: httpx.Response) -> JobError:
         error = super().error(response)
@@ -63,7 +56,7 @@ class DataCloudProvider(HttpProvider):
         return Job(
             source=self.source,
             native_id=text_field(self.source, body, "id"),
-            provider=Provider.DATA_CLOUD,
+            provider=DATA_CLOUD,
             status=RULES.status_of(state),
             provider_status=state,
             allowed_actions=RULES.allowed_actions(state),

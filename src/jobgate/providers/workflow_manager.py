@@ -28,7 +28,6 @@ import orjson
 
 from jobgate.config import SourceSettings
 from jobgate.domain import (
-    ActionOutcome,
     ActionRequest,
     ErrorCode,
     Job,
@@ -36,13 +35,12 @@ from jobgate.domain import (
     JobError,
     JobFailure,
     JobWarning,
-    Provider,
 )
-from jobgate.domain.rules import unsupported
 from jobgate.domain.workflow_manager import (
     DEFAULT_RUNNING_STATUSES,
     MANAGE_TYPES,
     RULES,
+    WORKFLOW_MANAGER,
     CurrentStep,
     WorkflowManagerDetails,
     change_visible,
@@ -52,13 +50,13 @@ from jobgate.domain.workflow_manager import (
 )
 from jobgate.providers.base import (
     HttpProvider,
-    for_each,
     malformed,
     optional_int,
     optional_text,
     text_field,
 )
-from jobgate.providers.confirm import Change, Open, Refused, Verdict, Write, perform_change
+from jobgate.providers.confirm import Change, Open, Refused, Verdict, Write
+from jobgate.providers.fanout import for_each
 from jobgate.upstream.channel import UpstreamHTTP, build_http
 from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, client_credentials, credentials_for
@@ -76,7 +74,7 @@ class Diagram:
 
 
 class WorkflowManagerProvider(HttpProvider):
-    provider = Provider.WORKFLOW_MANAGER
+    provider = WORKFLOW_MANAGER
     rules = RULES
 
     def __init__(
@@ -186,7 +184,7 @@ class WorkflowManagerProvider(HttpProvider):
         return Job(
             source=self.source,
             native_id=native_id,
-            provider=Provider.WORKFLOW_MANAGER,
+            provider=WORKFLOW_MANAGER,
             status=RULES.status_of(key),
             provider_status=job_status or ("Closed" if closed else "Open"),
             allowed_actions=RULES.allowed_actions(key),
@@ -215,14 +213,8 @@ class WorkflowManagerProvider(HttpProvider):
 
     # -- managing ---------------------------------------------------------------------------
 
-    async def perform(
-        self, request: ActionRequest, native_ids: Sequence[str]
-    ) -> list[ActionOutcome]:
-        if request.action not in MANAGE_TYPES:
-            return [unsupported(self.provider, request.action)] * len(native_ids)
-        return await perform_change(
-            ManageJobs(request.action, self), native_ids, resume=request.resume
-        )
+    def change_for(self, request: ActionRequest) -> Change:
+        return ManageJobs(request.action, self)  # one of MANAGE_TYPES, as the rules offer
 
     def error(self, response: httpx.Response) -> JobError:
         """ArcGIS names a missing privilege or a bad token in a 400 body as often as by status."""
@@ -337,4 +329,8 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> Work
     token_url = settings.token_url or ARCGIS_TOKEN_URL
     credentials = credentials_for(settings, transport, token_url, app_token, refused=refused_token)
     http = build_http(settings, transport, credentials=credentials)
-    return WorkflowManagerProvider(settings.name, http, running_statuses=settings.running_statuses)
+    return WorkflowManagerProvider(
+        settings.name,
+        http,
+        running_statuses=settings.option_list("running_statuses", DEFAULT_RUNNING_STATUSES),
+    )

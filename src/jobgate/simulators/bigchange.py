@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from jobgate.domain.bigchange import BIGCHANGE
 from jobgate.simulators.bigchange_store import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -30,6 +31,7 @@ from jobgate.simulators.bigchange_store import (
 )
 from jobgate.simulators.common import bearer_token, json_body, json_response
 from jobgate.simulators.oauth import seconds
+from jobgate.simulators.vendor import SimulatedVendor
 
 __all__ = [
     "DEMO_CLIENT_ID",
@@ -206,3 +208,21 @@ SCENARIOS: tuple[str, ...] = (*STATUSES, *LATE_STATUSES)
 
 def create_in(store: BigChangeStore, scenario: str) -> str:
     return str(store.add(scenario)["id"])
+
+
+def simulated(*, seeded: bool = True) -> SimulatedVendor:
+    """A BigChange customer whose source obtains tokens with client credentials."""
+    store = BigChangeStore()
+    if seeded:
+        seed(store)
+    return SimulatedVendor(
+        provider=BIGCHANGE,
+        source="field",
+        mount="/bigchange",
+        app=create_app(store),
+        options={
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
+            "customer_id": DEMO_CUSTOMER_ID,
+        },
+    )

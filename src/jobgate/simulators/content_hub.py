@@ -30,8 +30,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from jobgate.domain.content_hub import CONTENT_HUB
 from jobgate.simulators.common import bearer_token, json_body, json_response
 from jobgate.simulators.oauth import TokenBook, form_of, same_secret, seconds
+from jobgate.simulators.vendor import SimulatedVendor
 
 DEMO_TOKEN = "demo-content-hub-token"
 DEMO_CLIENT_ID = "jobgate-demo"
@@ -310,3 +312,22 @@ SCENARIOS: tuple[str, ...] = (
 def create_in(store: ContentHubStore, scenario: str) -> str:
     state, _, condition = scenario.partition(":")
     return str(job_id_of(store.add(state, condition or None)))
+
+
+def simulated(*, seeded: bool = True) -> SimulatedVendor:
+    """A Content Hub tenant whose source signs in with OAuth's password grant."""
+    store = ContentHubStore()
+    if seeded:
+        seed(store)
+    return SimulatedVendor(
+        provider=CONTENT_HUB,
+        source="hub",
+        mount="/content-hub",
+        app=create_app(store),
+        options={
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
+            "username": DEMO_USERNAME,
+            "password": DEMO_PASSWORD,
+        },
+    )

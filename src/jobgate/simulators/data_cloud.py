@@ -31,8 +31,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.simulators.common import bearer_token, json_body, json_response
 from jobgate.simulators.oauth import TokenBook, form_of, same_secret, seconds
+from jobgate.simulators.vendor import SimulatedVendor
 
 DEMO_TOKEN = "demo-data-cloud-token"
 DEMO_CLIENT_ID = "3MVG9jobgateDemoConsumerKey"
@@ -319,3 +321,23 @@ SCENARIOS: tuple[str, ...] = STATES
 
 def create_in(store: DataCloudStore, scenario: str) -> str:
     return str(store.add(scenario)["id"])
+
+
+def simulated(*, seeded: bool = True) -> SimulatedVendor:
+    """A Data Cloud tenant; its source logs in at Salesforce and learns the instance from the
+    token exchange, so the config has no ``base_url``."""
+    store = DataCloudStore()
+    if seeded:
+        seed(store)
+    return SimulatedVendor(
+        provider=DATA_CLOUD,
+        source="ingest",
+        mount="/data-cloud",
+        app=create_app(store),
+        options={
+            "login_url": "{root}",
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
+        },
+        base_from_token=True,
+    )

@@ -37,8 +37,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from jobgate.domain.workflow_manager import WORKFLOW_MANAGER
 from jobgate.simulators.common import bearer_token, json_body, json_response
 from jobgate.simulators.oauth import form_of, same_secret, seconds
+from jobgate.simulators.vendor import SimulatedVendor
 from jobgate.simulators.workflow_manager_store import (
     ALL_PRIVILEGES,
     DEMO_CLIENT_ID,
@@ -239,3 +241,22 @@ def create_app(store: WorkflowManagerStore | None = None) -> Starlette:
     )
     app.state.store = store
     return app
+
+
+def simulated(*, seeded: bool = True) -> SimulatedVendor:
+    """An ArcGIS organisation's Workflow Manager item; tokens from the portal's OAuth."""
+    store = WorkflowManagerStore()
+    if seeded:
+        seed(store)
+    return SimulatedVendor(
+        provider=WORKFLOW_MANAGER,
+        source="gis",
+        mount="/workflow-manager",
+        base_path="/demoOrg/demoItem",
+        app=create_app(store),
+        options={
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
+            "token_url": "{root}" + TOKEN_PATH,
+        },
+    )

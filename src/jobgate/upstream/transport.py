@@ -37,6 +37,7 @@ import yarl
 from aiohttp.client_middlewares import ClientHandlerType
 from httpx_aiohttp import AiohttpTransport
 
+from jobgate.config import SourceSettings
 from jobgate.upstream.errors import DEFAULT_MAX_ANSWER_BYTES, AnswerTooLarge
 
 # Distinct upstream URLs whose parsed form is kept (a job read is one URL per id).
@@ -195,3 +196,14 @@ class WholeBodyTransport(AiohttpTransport):
                 raise AnswerTooLarge(limit)
             chunks.append(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def production_transport(settings: SourceSettings) -> httpx.AsyncBaseTransport:
+    """aiohttp-backed transport: httpx's own async pool collapses under concurrency."""
+
+    def session() -> aiohttp.ClientSession:
+        # Called on first use, inside the running loop. No cookie jar: see UpstreamClient.
+        connector = aiohttp.TCPConnector(limit=settings.max_concurrency, keepalive_timeout=5.0)
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return WholeBodyTransport(client=session, max_answer_bytes=settings.max_answer_bytes)

@@ -20,9 +20,10 @@ from jobgate.gateway import Gateway
 from jobgate.graphql.schema import build_schema
 from jobgate.metrics import worker_exiting
 from jobgate.providers.base import JobProvider
-from jobgate.providers.registry import build_provider, production_transport
+from jobgate.providers.registry import build_provider
 from jobgate.redaction import register
 from jobgate.upstream.channel import collect_channels
+from jobgate.upstream.transport import production_transport
 from jobgate.web.auth import Authenticator
 from jobgate.web.endpoint import GraphQLEndpoint
 from jobgate.web.idempotency import build_store

@@ -194,7 +194,7 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "starting"}, status_code=503)
     sources = state.settings.sources
     health = sources_health(breakers, list(sources))
-    listed = [_health_json(h, sources[h.name].provider.value) for h in health]
+    listed = [_health_json(h, sources[h.name].provider.key) for h in health]
     opened = [h.name for h in health if h.state is CircuitState.OPEN]
     unreached = [h.name for h in health if not h.reached]
     if opened or unreached:

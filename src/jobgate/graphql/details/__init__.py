@@ -1,70 +1,49 @@
-"""One GraphQL type per provider for ``Job.details``, each built from its domain details."""
+"""``Job.details``: one GraphQL type per registered vendor (its ``graphql`` module's
+``JOB_DETAILS``), joined in the ``JobDetails`` union.
+
+The union is made when this package is first imported, from the vendors registered by then
+(``jobgate.vendors``); ``build_schema`` refuses to run if the registry changed since.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeAlias, Union, cast
 
 import strawberry
 
-from jobgate.domain import JobDetails
-from jobgate.domain.bigchange import BigChangeDetails
-from jobgate.domain.content_hub import ContentHubDetails
-from jobgate.domain.data_cloud import DataCloudDetails
-from jobgate.domain.workflow_manager import WorkflowManagerDetails
-from jobgate.graphql.details.bigchange import BigChangeJobDetails
-from jobgate.graphql.details.content_hub import ContentHubJobDetails
-from jobgate.graphql.details.workflow_manager import WorkflowManagerJobDetails
+from jobgate.domain import Job, Provider
+from jobgate.vendors import VENDORS
 
 
-@strawberry.type(description="Salesforce Data Cloud ingestion job fields.")
-class DataCloudJobDetails:
-    object: str
-    operation: str
-    source_name: str | None
-    content_type: str | None
-    api_version: str | None
-    created_by_id: str | None
-    created_date: str | None
-    system_modstamp: str | None
-    content_url: str | None = strawberry.field(
-        description="Where the job's data is uploaded (job-info answer only)."
-    )
-    retries: int | None = strawberry.field(description="Processing retries so far.")
-    total_processing_time: int | None = strawberry.field(
-        description="Milliseconds spent processing the job so far."
-    )
+class DetailsModule(Protocol):
+    """What a vendor's GraphQL module offers: a Strawberry type with ``from_domain``."""
 
-    @classmethod
-    def from_domain(cls, details: DataCloudDetails) -> DataCloudJobDetails:
-        return cls(
-            object=details.object,
-            operation=details.operation,
-            source_name=details.source_name,
-            content_type=details.content_type,
-            api_version=details.api_version,
-            created_by_id=details.created_by_id,
-            created_date=details.created_date,
-            system_modstamp=details.system_modstamp,
-            content_url=details.content_url,
-            retries=details.retries,
-            total_processing_time=details.total_processing_time,
-        )
+    JOB_DETAILS: Any
 
 
-JobDetailsUnion = Annotated[
-    DataCloudJobDetails | ContentHubJobDetails | BigChangeJobDetails | WorkflowManagerJobDetails,
-    strawberry.union("JobDetails", description="The provider's own fields for a job."),
-]
+def _types() -> dict[Provider, Any]:
+    return {
+        vendor.provider: cast(DetailsModule, vendor.load("graphql")).JOB_DETAILS
+        for vendor in VENDORS
+    }
 
-# Domain details class -> how to build its GraphQL type. A new provider adds one line here.
-_BUILDERS: dict[type[JobDetails], Callable[[Any], object]] = {
-    DataCloudDetails: DataCloudJobDetails.from_domain,
-    ContentHubDetails: ContentHubJobDetails.from_domain,
-    BigChangeDetails: BigChangeJobDetails.from_domain,
-    WorkflowManagerDetails: WorkflowManagerJobDetails.from_domain,
+
+_TYPES = _types()
+# The providers the schema's enum and union were made for, in registry order.
+SCHEMA_PROVIDERS: tuple[Provider, ...] = tuple(_TYPES)
+_BUILDERS: dict[Provider, Callable[[Any], object]] = {
+    provider: kind.from_domain for provider, kind in _TYPES.items()
 }
 
+if TYPE_CHECKING:
+    JobDetailsUnion: TypeAlias = object
+else:
+    JobDetailsUnion = Annotated[
+        Union[tuple(_TYPES.values())],  # noqa: UP007  (built from a list of types)
+        strawberry.union("JobDetails", description="The provider's own fields for a job."),
+    ]
 
-def details_from_domain(details: JobDetails) -> object:
-    return _BUILDERS[type(details)](details)
+
+def details_from_domain(job: Job) -> object:
+    return _BUILDERS[job.provider](job.details)

@@ -62,3 +62,6 @@ class BigChangeJobDetails:
 
 def _id(value: str | int | None) -> strawberry.ID | None:
     return None if value is None else strawberry.ID(str(value))
+
+
+JOB_DETAILS = BigChangeJobDetails

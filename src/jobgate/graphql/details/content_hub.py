@@ -51,3 +51,6 @@ class ContentHubJobDetails:
             completed_on=details.completed_on,
             owner=details.owner,
         )
+
+
+JOB_DETAILS = ContentHubJobDetails

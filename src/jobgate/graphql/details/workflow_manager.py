@@ -92,3 +92,6 @@ class WorkflowManagerJobDetails:
             archived=details.archived,
             current_steps=[WorkflowStep.from_domain(s) for s in details.current_steps],
         )
+
+
+JOB_DETAILS = WorkflowManagerJobDetails

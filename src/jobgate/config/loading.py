@@ -1,0 +1,158 @@
+"""Settings from a TOML file with ``${VAR}`` taken from the environment.
+
+Every mistake raises ``ConfigError`` whose text is one line naming the file, the source and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jobgate.config.auth import AuthConfigError, AuthSettings, parse_auth
+from jobgate.config.settings import (
+    ConfigError,
+    IdempotencySettings,
+    ServerSettings,
+    Settings,
+    SourceSettings,
+)
+from jobgate.config.sources import parse_source
+from jobgate.config.values import expand, table, typed
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(file, f"cannot read the file ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(file, "the file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, f"invalid TOML: {exc}") from None
+    return parse_settings(data, file, os.environ if environ is None else environ)
+
+
+def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str]) -> Settings:
+    unknown = set(data) - {"server", "sources", "idempotency", "auth"}
+    if unknown:
+        raise ConfigError(file, "unknown table or key", key=sorted(unknown)[0])
+    server = _server(table(data.get("server", {}), file, "server"), file, environ)
+    sources_table = table(data.get("sources", {}), file, "sources")
+    if not sources_table:
+        raise ConfigError(file, "no [sources.<name>] table: configure at least one source")
+    sources = {
+        name: parse_source(name, table(body, file, f"sources.{name}"), file, environ)
+        for name, body in sources_table.items()
+    }
+    idempotency = _idempotency(
+        table(data.get("idempotency", {}), file, "idempotency"), file, environ
+    )
+    auth = _auth(data.get("auth"), file, environ, sources)
+    return Settings(server=server, sources=sources, file=file, idempotency=idempotency, auth=auth)
+
+
+def _auth(
+    raw: Any, file: str, environ: Mapping[str, str], sources: Mapping[str, SourceSettings]
+) -> AuthSettings:
+    """``[auth]`` (see jobgate.config.auth); absent: no authentication."""
+    if raw is None:
+        return AuthSettings()
+
+    def expand_auth(value: Any, key: str) -> Any:
+        return expand(value, file, None, key, environ)
+
+    try:
+        return parse_auth(table(raw, file, "auth"), expand_auth, set(sources))
+    except AuthConfigError as exc:
+        raise ConfigError(file, exc.message, key=exc.key) from None
+
+
+_SERVER_TYPES: dict[str, type] = {
+    "graphiql": bool,
+    "introspection": bool,
+    "host": str,
+    "port": int,
+    "request_timeout": float,
+    "max_ids": int,
+    "max_depth": int,
+    "max_aliases": int,
+    "max_tokens": int,
+    "max_directives": int,
+    "max_body_bytes": int,
+    "csrf_prevention": bool,
+    "csrf_header": str,
+    "metrics": bool,
+    "probe_sources": bool,
+}
+
+
+def _server(keys: dict[str, Any], file: str, environ: Mapping[str, str]) -> ServerSettings:
+    values: dict[str, Any] = {}
+    for key, raw in keys.items():
+        if key not in _SERVER_TYPES:
+            raise ConfigError(file, "unknown key", key=f"[server] {key}")
+        value = expand(raw, file, None, f"[server] {key}", environ)
+        values[key] = typed(value, _SERVER_TYPES[key], file, None, f"[server] {key}")
+    if "port" in values and not 0 < values["port"] < 65536:
+        raise ConfigError(file, "must be between 1 and 65535", key="[server] port")
+    if "csrf_header" in values and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", values["csrf_header"]):
+        raise ConfigError(
+            file, "must be a header name (letters, digits, '-')", key="[server] csrf_header"
+        )
+    return ServerSettings(**values)
+
+
+_IDEMPOTENCY_TYPES: dict[str, type] = {
+    "redis_url": str,
+    "path": str,
+    "ttl_seconds": float,
+    "max_keys": int,
+}
+
+
+def _idempotency(
+    keys: dict[str, Any], file: str, environ: Mapping[str, str]
+) -> IdempotencySettings:
+    values: dict[str, Any] = {}
+    for key, raw in keys.items():
+        where = f"[idempotency] {key}"
+        if key not in _IDEMPOTENCY_TYPES:
+            raise ConfigError(file, "unknown key", key=where)
+        value = expand(raw, file, None, where, environ)
+        values[key] = typed(value, _IDEMPOTENCY_TYPES[key], file, None, where)
+    if "redis_url" in values:
+        # The message never repeats the URL: it may carry a password.
+        url = urlsplit(values["redis_url"])
+        try:
+            valid = url.scheme in ("redis", "rediss") and bool(url.hostname) and url.port != 0
+        except ValueError:  # a port that is not a number from 0 to 65535
+            valid = False
+        if not valid:
+            message = "must be a redis:// or rediss:// URL with a host"
+            raise ConfigError(file, message, key="[idempotency] redis_url")
+        _check_redis_options(values["redis_url"], file)
+    return IdempotencySettings(**values)
+
+
+def _check_redis_options(url: str, file: str) -> None:
+    """What redis-py would only trip over when it first connects, said at start-up instead."""
+    from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
+
+    parse: Callable[[str], dict[str, object]] = parse_url  # redis-py leaves it unannotated
+    where = "[idempotency] redis_url"
+    try:
+        parsed = parse(url)
+    except ValueError as exc:  # redis-py's message names the option, never the URL
+        raise ConfigError(file, str(exc), key=where) from None
+    known = {"host", "port", "db", "username", "password", "path", "connection_class"}
+    unknown = sorted(set(parsed) - known - set(URL_QUERY_ARGUMENT_PARSERS))
+    if unknown:
+        raise ConfigError(file, f"unknown connection option {unknown[0]!r}", key=where)

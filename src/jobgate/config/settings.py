@@ -1,0 +1,122 @@
+"""The gateway's settings as values: what a config file (``loading.py``) turns into."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from jobgate.config.auth import AuthSettings
+from jobgate.domain import Provider
+
+# A vendor's own config values (``SourceKeys.options``): text, or a list of texts.
+OptionValue = str | tuple[str, ...]
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``str()`` is the one line to show the operator."""
+
+    def __init__(
+        self, file: str, message: str, *, source: str | None = None, key: str | None = None
+    ) -> None:
+        where = file
+        if source is not None:
+            where += f": [sources.{source}]"
+        if key is not None:
+            where += f" {key}" if source is not None else f": {key}"
+        super().__init__(f"{where}: {message}")
+
+
+# Seconds past request_timeout before a mutation is cut short without its payload: its calls
+# end by the deadline (a write early enough to read the job back), so this is a last resort.
+MUTATION_GRACE = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    graphiql: bool = True
+    introspection: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    request_timeout: float = 30.0
+    max_ids: int = 100
+    # graphql-armor's defaults. Depth counts nested selection sets; the deepest legitimate
+    # query (manageJobs > results > job > details > customFields > id) is 5.
+    max_depth: int = 6
+    max_aliases: int = 15
+    max_directives: int = 50
+    max_tokens: int = 1000
+    max_body_bytes: int = 100_000
+    csrf_prevention: bool = True  # see jobgate.web.csrf
+    csrf_header: str = "x-jobgate-csrf"
+    metrics: bool = True  # serve GET /metrics (Prometheus text format)
+    # At start, one cheap read per source, so /readyz and `sources { healthy }` know each works.
+    probe_sources: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    name: str
+    provider: Provider
+    # "" only for a Data Cloud source whose token exchange names its instance_url.
+    base_url: str = ""
+    token: str | None = field(default=None, repr=False)  # a fixed token, never renewed
+    # What obtains tokens that renew themselves (PROVIDERS.md §5), per provider.
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    login_url: str | None = None  # data-cloud: the Salesforce login host
+    private_key_file: str | None = None  # data-cloud: JWT bearer flow
+    private_key: str | None = field(default=None, repr=False)  # that file's PEM, read at load
+    token_url: str | None = None
+    timeout: float = 10.0
+    connect_timeout: float = 3.0
+    max_concurrency: int = 16
+    retries: int = 2  # retries of a failed read (0-5); writes are never retried
+    breaker_failures: int = 5  # consecutive failed calls that open the circuit
+    breaker_cooldown: float = 30.0  # seconds an open circuit fails fast before a probe
+    coalesce_reads: bool = True  # concurrent reads of one job share one upstream read
+    max_answer_bytes: int = 4_000_000  # an upstream answer longer than this is not read
+    # The vendor's own keys (its ``SourceKeys.options``), as the config file gave them.
+    options: Mapping[str, OptionValue] = field(default_factory=dict)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a response or a log line."""
+        values = (self.token, self.client_secret, self.password, self.private_key)
+        return tuple(s for s in values if s)
+
+    def option(self, key: str, default: str) -> str:
+        """A text option of the vendor's, or ``default`` when the file leaves it out."""
+        value = self.options.get(key, default)
+        return value if isinstance(value, str) else default
+
+    def option_list(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """A list option of the vendor's, or ``default`` when the file leaves it out."""
+        value = self.options.get(key, default)
+        return value if isinstance(value, tuple) else default
+
+    @property
+    def renews_tokens(self) -> bool:
+        """Whether the source obtains its tokens (and renews them) instead of a fixed one."""
+        return self.token is None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencySettings:
+    """``[idempotency]``: where Idempotency-Key answers are kept, and for how long."""
+
+    redis_url: str | None = field(default=None, repr=False)  # shared by replicas on any host
+    # A SQLite file shared by the processes of one host (`serve --workers N` makes one).
+    path: str | None = None
+    ttl_seconds: float = 86_400.0
+    max_keys: int = 100_000  # bound of the in-memory store (one process, no redis_url or path)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings
+    sources: Mapping[str, SourceSettings]
+    file: str | None = None
+    demo: bool = False
+    idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)  # empty: open to every caller
