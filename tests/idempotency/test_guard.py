@@ -51,7 +51,6 @@ async def send(
         operation_name=None,
         document=DOCUMENT,
         variables=None,
-        request_id="r-1",
         execute=endpoint.execute,
     )
 

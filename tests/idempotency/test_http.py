@@ -299,7 +299,7 @@ async def test_unreachable_redis_is_503_and_the_mutation_does_not_run(
 ) -> None:
     down = IdempotencySettings(redis_url=f"redis://:hunter2pw@127.0.0.1:{free_port()}/0")
     async with harness.gateway(idempotency=down) as gw:
-        with caplog.at_level(logging.ERROR, logger="jobgate.web.idempotency"):
+        with caplog.at_level(logging.ERROR, logger="jobgate.idempotency"):
             refused = await post(gw.client, ABORT, {"id": OPEN}, "order-11")
         assert refused.status_code == 503
         assert code_of(refused) == "IDEMPOTENCY_UNAVAILABLE"

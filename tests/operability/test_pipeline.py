@@ -1,6 +1,6 @@
 """The per-request pipeline's shortcuts do what the general-purpose code they replace did: the
 label cache, the shared request timeout, the answer's headers, the request headers read once,
-and the request log's capture of an answer sent in pieces."""
+and the request log's line for an answer given behind the request scope."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from jobgate.metrics import labelled
-from jobgate.web.endpoint import JSON, JSONAnswer, SharedTimeout, raw_headers, request_id_of
-from jobgate.web.observe import GraphQLRequestLog
+from jobgate.web.answers import JSON, JSONAnswer
+from jobgate.web.deadlines import SharedTimeout
+from jobgate.web.params import raw_headers
+from jobgate.web.scope import RequestScope, note_codes, request_id_of
 
 
 def test_labelled_returns_the_same_child_and_counts_into_it() -> None:
@@ -146,7 +148,7 @@ def test_headers_read_once_are_the_ones_starlette_reads() -> None:
     for name in ("content-type", "x-request-id", "accept", "content-length"):
         found = received.get(name.encode())
         assert (found.decode("latin-1") if found else None) == Headers(scope=scope).get(name)
-    assert request_id_of(request, received) == request_id_of(request) == "first"
+    assert request_id_of(dict(scope)) == Headers(scope=scope)["x-request-id"] == "first"
 
 
 @contextlib.contextmanager
@@ -157,27 +159,33 @@ def request_lines(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.Log
     found.extend(r for r in caplog.records if r.getMessage() == "graphql request")
 
 
-async def test_request_log_reads_codes_from_an_answer_sent_in_pieces(
+async def test_request_log_has_the_codes_an_answer_noted_and_its_request_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Whoever answers notes its codes; the scope's line has them, the status and the id,
+    which the answer carries back whatever the app sent."""
     answer = orjson.dumps(
         {"data": None, "errors": [{"message": "no", "extensions": {"code": "PIECES"}}]}
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"application/json"), (b"x-request-id", b"piecewise")]
+        note_codes(["PIECES"])
+        headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         for start in range(0, len(answer), 7):
             chunk = answer[start : start + 7]
             more = start + 7 < len(answer)
             await send({"type": "http.response.body", "body": chunk, "more_body": more})
 
-    logged = GraphQLRequestLog(app, timeout=5)
+    logged = RequestScope(app, timeout=5)
     transport = httpx.ASGITransport(app=logged)
     with request_lines(caplog) as lines:
         async with httpx.AsyncClient(transport=transport, base_url="http://log.test") as client:
-            response = await client.post("/graphql", json={"query": "{ x }"})
+            response = await client.post(
+                "/graphql", json={"query": "{ x }"}, headers={"X-Request-Id": "piecewise"}
+            )
     assert response.content == answer
+    assert response.headers["x-request-id"] == "piecewise"
     [line] = lines
     assert line.__dict__["codes"] == ["PIECES"]
     assert line.__dict__["outcome"] == "error"

@@ -1,4 +1,9 @@
-"""``create_app(settings)``: the Starlette app. Clients and providers live in its lifespan."""
+"""``create_app(settings)``: the Starlette app. Clients and providers live in its lifespan.
+
+Nothing is built at import time. Around the routes, outermost first: ``RequestScope`` (request
+id, deadline, log line), ``AuthMiddleware`` (the caller's Principal), then the routes; an
+unexpected error becomes a JSON 500 (``answers.internal_error``).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +11,35 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from jobgate.config import Settings, SourceSettings, load_settings
 from jobgate.gateway import Gateway
 from jobgate.graphql.schema import build_schema
 from jobgate.metrics import worker_exiting
-from jobgate.providers.base import JobProvider
 from jobgate.providers.registry import build_provider
 from jobgate.redaction import register
 from jobgate.upstream.channel import collect_channels
 from jobgate.upstream.transport import production_transport
-from jobgate.web.auth import Authenticator
+from jobgate.web.answers import internal_error
+from jobgate.web.auth import Authenticator, AuthMiddleware
 from jobgate.web.endpoint import GraphQLEndpoint
 from jobgate.web.idempotency import build_store
-from jobgate.web.middleware import AuthMiddleware, internal_error
-from jobgate.web.observe import GraphQLRequestLog, breakers_by_source, metrics_endpoint, readyz
+from jobgate.web.operator import (
+    breakers_by_source,
+    healthz,
+    metrics_endpoint,
+    probe_sources,
+    readyz,
+)
+from jobgate.web.scope import RequestScope
 
 log = logging.getLogger("jobgate")
 
@@ -60,9 +71,40 @@ def create_app(
     endpoint = GraphQLEndpoint(build_schema(), settings.server)
     if settings.auth.jwt is not None and isinstance(settings.auth.jwt.key, str):
         register([settings.auth.jwt.key])  # an HS256 secret: never in an answer or a log
+    app = Starlette(routes=_routes(settings, endpoint), lifespan=_lifespan(transport_factory))
+    # The Principal is recorded before the route (and its Idempotency-Key guard) runs.
+    app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings.auth))
+    app.add_exception_handler(Exception, internal_error)  # a JSON 500, never a traceback
+    if settings.file is not None and not settings.auth.enabled:
+        log.warning("%s has no [auth]: anyone who can reach the gateway may use it", settings.file)
+    # Outermost, so that every answer to /graphql is logged and counted, whoever gives it.
+    app.add_middleware(RequestScope, timeout=settings.server.request_timeout)
+    app.state.settings = settings
+    app.state.endpoint = endpoint
+    return app
+
+
+def _routes(settings: Settings, endpoint: GraphQLEndpoint) -> list[BaseRoute]:
+    graphql_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    routes: list[BaseRoute] = [
+        Route("/graphql", HandlerApp(endpoint.handle), methods=graphql_methods, name="graphql"),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    if settings.server.metrics:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    return routes
+
+
+def _lifespan(
+    transport_factory: TransportFactory,
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """The sources' providers, the gateway over them and the idempotency store, for as long as
+    the app serves; the start-up probe of every source runs in the background."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settings: Settings = app.state.settings
         with collect_channels() as channels:  # each source's breakers, for /readyz and sources
             providers = {
                 name: build_provider(source, transport_factory(source))
@@ -74,9 +116,8 @@ def create_app(
             coalesce_reads={name: s.coalesce_reads for name, s in settings.sources.items()},
         )
         app.state.idempotency = build_store(settings.idempotency, settings.server)
-        app.state.probed = (
-            asyncio.create_task(probe_sources(providers)) if settings.server.probe_sources else None
-        )
+        probing = settings.server.probe_sources
+        app.state.probed = asyncio.create_task(probe_sources(providers)) if probing else None
         try:
             yield
         finally:
@@ -88,49 +129,7 @@ def create_app(
             await app.state.idempotency.aclose()
             worker_exiting()
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    app = Starlette(
-        routes=[
-            Route(
-                "/graphql",
-                HandlerApp(endpoint.handle),
-                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                name="graphql",
-            ),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
-    if settings.server.metrics:
-        app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
-    # The Principal is recorded before the route (and its Idempotency-Key guard) runs.
-    app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings.auth))
-    app.add_exception_handler(Exception, internal_error)  # a JSON 500, never a traceback
-    if settings.file is not None and not settings.auth.enabled:
-        log.warning("%s has no [auth]: anyone who can reach the gateway may use it", settings.file)
-    # Outermost, so that every answer to /graphql is logged and counted, whoever gives it.
-    app.add_middleware(GraphQLRequestLog, timeout=settings.server.request_timeout)
-    app.state.settings = settings
-    app.state.endpoint = endpoint
-    return app
-
-
-async def probe_sources(providers: Mapping[str, JobProvider]) -> None:
-    """Read each source once, concurrently, and say in the log which work: until a call has
-    succeeded, a source is not healthy in ``sources`` and ``/readyz``."""
-
-    async def probe(name: str, provider: JobProvider) -> None:
-        problem = await provider.probe()
-        if problem is None:
-            log.info("source reachable", extra={"source": name})
-        else:
-            extra = {"source": name, "code": problem.code.value, "reason": problem.message}
-            log.warning("source not usable", extra=extra)
-
-    await asyncio.gather(*(probe(name, p) for name, p in providers.items()))
+    return lifespan
 
 
 def demo_app() -> Starlette:

@@ -1,5 +1,9 @@
 """Client authentication: an API key or a JWT bearer token becomes a Principal, or a refusal.
 
+``AuthMiddleware`` records the caller's Principal before the route runs, so that everything
+behind it (the Idempotency-Key guard, the endpoint, the resolvers) reads one Principal with
+``principal_of(request)``.
+
 Credentials: ``Authorization: Bearer <key or JWT>`` or ``X-API-Key: <key>`` (one of them). API
 keys are compared as sha256 digests with ``hmac.compare_digest`` against every configured key,
 so neither the time taken nor the order of the keys says anything about a near miss. Refusals
@@ -10,14 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from typing import Any
 
 import jwt
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobgate.config.auth import SCOPES, AuthSettings, JwtSettings
 from jobgate.domain.principal import ANONYMOUS, Principal
+from jobgate.web.answers import error_answer
+from jobgate.web.scope import note_codes, request_id_of
+
+log = logging.getLogger("jobgate.auth")
 
 MAX_CREDENTIAL_LENGTH = 8192  # a header longer than any real key or token
 REALM = 'Bearer realm="jobgate"'
@@ -164,3 +174,59 @@ def principal_of(connection: HTTPConnection) -> Principal:
     """The caller as authentication recorded it (``scope["state"]["principal"]``)."""
     found = connection.scope.get("state", {}).get("principal")
     return found if isinstance(found, Principal) else ANONYMOUS
+
+
+# What a request that skipped authentication may do: nothing. Recorded instead of leaving
+# the state empty, because principal_of() falls back to the open gateway's ANONYMOUS.
+NOBODY = Principal(name="unauthenticated", scopes=frozenset(), sources=frozenset())
+
+
+class AuthMiddleware:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, paths: frozenset[str] = frozenset()
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.paths = paths or frozenset({"/graphql"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        if not self.authenticator.enabled:
+            # An open gateway. (Clients cannot write scope["state"]; code in front of this
+            # middleware can, and tests use that to act as a caller.)
+            state.setdefault("principal", ANONYMOUS)
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if _is_ide_page(scope, headers):
+            # The GraphiQL page is static and a browser cannot add headers to a navigation;
+            # the page itself sends the credential the user types in with each query.
+            state["principal"] = NOBODY
+            await self.app(scope, receive, send)
+            return
+        try:
+            state["principal"] = self.authenticator.authenticate(headers)
+        except AuthError as exc:
+            log.info("authentication refused: %s", exc.message)
+            note_codes(["UNAUTHENTICATED"])
+            request_id = request_id_of(scope)
+            challenge = {"WWW-Authenticate": exc.challenge}
+            refusal = error_answer(
+                401, exc.message, "UNAUTHENTICATED", challenge, request_id=request_id
+            )
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _is_ide_page(scope: Scope, headers: Headers) -> bool:
+    has_credential = "authorization" in headers or "x-api-key" in headers
+    return (
+        not has_credential
+        and scope["method"] == "GET"
+        and "text/html" in headers.get("accept", "")
+        and "query" not in QueryParams(scope.get("query_string", b""))
+    )

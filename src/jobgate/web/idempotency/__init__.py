@@ -25,7 +25,7 @@ from jobgate.web.idempotency.store import (
     scoped_key,
 )
 
-log = logging.getLogger("jobgate.web.idempotency")
+log = logging.getLogger("jobgate.idempotency")
 
 __all__ = [
     "Begun",

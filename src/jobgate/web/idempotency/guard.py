@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from graphql import DocumentNode, print_ast
 from jobgate.domain.principal import Principal
+from jobgate.web.answers import error_answer
 from jobgate.web.idempotency.store import (
     Begun,
     IdempotencyStore,
@@ -37,8 +38,10 @@ from jobgate.web.idempotency.store import (
     StoreUnavailable,
     scoped_key,
 )
+from jobgate.web.observe import answered_codes
+from jobgate.web.scope import note_codes
 
-log = logging.getLogger("jobgate.web.idempotency")
+log = logging.getLogger("jobgate.idempotency")
 
 HEADER = "idempotency-key"
 REPLAYED = "Idempotent-Replayed"
@@ -60,7 +63,6 @@ class IdempotencyGuard:
         operation_name: str | None,
         document: DocumentNode,
         variables: dict[str, Any] | None,
-        request_id: str,
         execute: Execute,
     ) -> Response:
         keys = request.headers.getlist(HEADER)
@@ -70,7 +72,7 @@ class IdempotencyGuard:
                 if len(keys) != 1
                 else "Idempotency-Key must be 1 to 255 printable ASCII characters."
             )
-            return _error(400, message, "INVALID_IDEMPOTENCY_KEY", request_id)
+            return _error(400, message, "INVALID_IDEMPOTENCY_KEY")
         scope = principal.authority
         # print_ast drops comments and normalizes whitespace, so layout never changes the key.
         fingerprint = _fingerprint(scope, operation_name, print_ast(document), variables or {})
@@ -80,18 +82,18 @@ class IdempotencyGuard:
         except StoreUnavailable as exc:
             log.error("idempotency store %s unavailable: %s", store.describe(), exc)
             message = "The idempotency store is unavailable, so the mutation was not run."
-            return _error(503, message, "IDEMPOTENCY_UNAVAILABLE", request_id, {"Retry-After": "5"})
+            return _error(503, message, "IDEMPOTENCY_UNAVAILABLE", {"Retry-After": "5"})
         if isinstance(outcome, Replay):
-            return _replay(outcome.response, request_id)
+            return _replay(outcome.response)
         if isinstance(outcome, Mismatch):
             message = (
                 "This Idempotency-Key was already used with a different operation or "
                 "variables; use a new key for a new request."
             )
-            return _error(422, message, "IDEMPOTENCY_KEY_REUSED", request_id)
+            return _error(422, message, "IDEMPOTENCY_KEY_REUSED")
         if isinstance(outcome, InFlight):
             message = "A request with this Idempotency-Key is still running; retry shortly."
-            return _error(409, message, "IDEMPOTENCY_KEY_IN_USE", request_id, {"Retry-After": "1"})
+            return _error(409, message, "IDEMPOTENCY_KEY_IN_USE", {"Retry-After": "1"})
         if outcome.resume:
             log.info("idempotency key resumed: an earlier attempt may have applied the change")
         return await _run(store, key, outcome, execute)
@@ -165,22 +167,12 @@ def _fingerprint(scope: str, name: str | None, document: str, variables: Any) ->
     return hashlib.sha256(canonical).hexdigest()
 
 
-def _replay(stored: StoredResponse, request_id: str) -> Response:
-    headers = {"content-type": stored.media_type, REPLAYED: "true", "X-Request-Id": request_id}
+def _replay(stored: StoredResponse) -> Response:
+    note_codes(answered_codes(stored.body))
+    headers = {"content-type": stored.media_type, REPLAYED: "true"}
     return Response(stored.body, status_code=stored.status, headers=headers)
 
 
-def _error(
-    status: int,
-    message: str,
-    code: str,
-    request_id: str,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(
-        orjson.dumps(body),
-        status_code=status,
-        media_type="application/json; charset=utf-8",
-        headers={**(headers or {}), "X-Request-Id": request_id},
-    )
+def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+    note_codes([code])
+    return error_answer(status, message, code, headers)
