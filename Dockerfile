@@ -4,9 +4,9 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY src ./src
-RUN pip install . && useradd --system --no-create-home jobgate
+RUN pip install -c requirements.lock . && useradd --system --no-create-home jobgate
 USER jobgate
 
 EXPOSE 8000

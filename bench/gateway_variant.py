@@ -32,7 +32,7 @@ def httpx_pool(settings: SourceSettings) -> httpx.AsyncBaseTransport:
 
 def send_through_client() -> None:
     """Every upstream call through ``httpx.AsyncClient.request``, as before direct dispatch."""
-    from jobgate.upstream.client import UpstreamClient
+    from jobgate.internals.httpx import UpstreamClient
 
     async def dispatch(self: UpstreamClient, method: str, url: httpx.URL, **kw: Any) -> Any:
         return await self.request(method, url, **kw)
@@ -42,7 +42,7 @@ def send_through_client() -> None:
 
 def strawberry_resolvers() -> None:
     """Every field through Strawberry's own resolver wrappers (no ``fast_fields``)."""
-    from jobgate.graphql import fast_fields
+    from jobgate.internals import strawberry as fast_fields
 
     fast_fields.install = lambda *args, **kwargs: None
 

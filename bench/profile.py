@@ -55,7 +55,7 @@ INCLUSIVE: tuple[tuple[str, str], ...] = (
     ("graphql-core execute", r"\(graphql/execution/"),
     ("jobgate resolvers + gateway (incl. upstream calls)", r"\(jobgate/(gateway|graphql/)"),
     ("DataLoader", r"\(strawberry/dataloader\.py"),
-    ("jobgate UpstreamHTTP._send (upstream call)", r"UpstreamHTTP\._send \("),
+    ("jobgate Channel._send (upstream call)", r"Channel\._send \("),
     (
         "jobgate CallGuard (slots, breaker, retries; incl. the call)",
         r"\(jobgate/providers/calls\.py",

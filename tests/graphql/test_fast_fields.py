@@ -18,11 +18,11 @@ from graphql import (
     get_named_type,
 )
 from jobgate.config import ServerSettings
-from jobgate.graphql import fast_fields
 from jobgate.graphql.context import Context
 from jobgate.graphql.details.data_cloud import DataCloudJobDetails
 from jobgate.graphql.execution import Executor
 from jobgate.graphql.schema import Mutation, Query, build_schema, resolve_job, resolve_jobs
+from jobgate.internals import strawberry as fast_fields
 from jobgate.simulators.suite import build_vendors
 from tests import harness
 

@@ -1,5 +1,5 @@
 """The per-request pipeline's shortcuts do what the general-purpose code they replace did: the
-label cache, the shared request timeout, the answer's headers, the request headers read once,
+label cache, the shared request timeout, the request headers read once,
 and the request log's line for an answer given behind the request scope."""
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import pytest
 from prometheus_client import REGISTRY, Counter, Histogram
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from jobgate.metrics import labelled
-from jobgate.web.answers import JSON, JSONAnswer
 from jobgate.web.deadlines import SharedTimeout
 from jobgate.web.params import raw_headers
 from jobgate.web.scope import RequestScope, note_codes, request_id_of
@@ -115,22 +113,6 @@ def test_shared_timeout_works_in_one_event_loop_after_another() -> None:
     started = time.monotonic()
     assert asyncio.run(outlasts()) and asyncio.run(outlasts())
     assert time.monotonic() - started < 0.5
-
-
-def test_json_answer_has_the_headers_starlette_would_make() -> None:
-    body = orjson.dumps({"data": {"__typename": "Query"}})
-    for status, media_type, headers in [
-        (200, JSON, {"X-Request-Id": "r-1"}),
-        (400, "application/graphql-response+json", {"X-Request-Id": "r-2"}),
-        (405, JSON, {"Allow": "GET, POST", "X-Request-Id": "r-3"}),
-    ]:
-        ours = JSONAnswer(body, status, media_type, headers)
-        theirs = Response(
-            body, status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers
-        )
-        assert ours.raw_headers == theirs.raw_headers
-        assert (ours.status_code, ours.body, ours.background) == (status, body, None)
-        assert ours.headers["content-type"] == f"{media_type}; charset=utf-8"
 
 
 def test_headers_read_once_are_the_ones_starlette_reads() -> None:

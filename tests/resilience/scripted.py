@@ -1,14 +1,24 @@
-"""An upstream that answers from a script, and an ``UpstreamHTTP`` over it with a fake clock."""
+"""An upstream that answers from a script, and an ``Channel`` over it with a fake clock."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time as clocks
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from jobgate.upstream.channel import UpstreamHTTP
-from jobgate.upstream.client import UpstreamClient
+from jobgate.internals.httpx import UpstreamClient
+from jobgate.upstream.channel import Channel
+from jobgate.upstream.guard import CallGuard
+from jobgate.upstream.resilience import (
+    Clock,
+    read_back_reserve,
+    request_deadline_var,
+    write_deadline_var,
+)
 
 Step = int | tuple[int, dict[str, str]] | str  # a status, a status with headers, or an action
 
@@ -58,8 +68,22 @@ class Script(httpx.AsyncBaseTransport):
         return httpx.Response(status, headers=headers, json={"id": "1"}, request=request)
 
 
-def channel(script: Script, time: FakeTime | None = None, **options: Any) -> UpstreamHTTP:
+def channel(script: Script, time: FakeTime | None = None, **options: Any) -> Channel:
     time = time or FakeTime()
     settings: dict[str, Any] = {"timeout": 5.0, "max_concurrency": 4, **options}
     client = UpstreamClient(base_url="http://upstream.test", transport=script)
-    return UpstreamHTTP("src", client, clock=time, sleep=time.sleep, rand=lambda: 1.0, **settings)
+    guard = CallGuard("src", client, clock=time, sleep=time.sleep, rand=lambda: 1.0, **settings)
+    return Channel(guard)
+
+
+@contextlib.contextmanager
+def request_deadline(seconds: float, clock: Clock = clocks.monotonic) -> Iterator[float]:
+    """Within this block, upstream calls neither wait nor sleep past ``seconds`` from now."""
+    deadline = clock() + seconds
+    token = request_deadline_var.set(deadline)
+    writes = write_deadline_var.set(deadline - read_back_reserve(seconds))
+    try:
+        yield deadline
+    finally:
+        write_deadline_var.reset(writes)
+        request_deadline_var.reset(token)

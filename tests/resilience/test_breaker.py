@@ -8,8 +8,8 @@ import time
 import pytest
 
 from jobgate.domain import ErrorCode, JobFailure
-from jobgate.upstream.resilience import CircuitState, Outcome, request_deadline
-from tests.resilience.scripted import FakeTime, Script, channel
+from jobgate.upstream.resilience import CircuitState, Outcome
+from tests.resilience.scripted import FakeTime, Script, channel, request_deadline
 
 
 async def test_five_failed_calls_open_the_circuit_and_then_nothing_is_sent() -> None:

@@ -17,7 +17,7 @@ from aiohttp import web
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobFailure
 from jobgate.domain.data_cloud import DATA_CLOUD
-from jobgate.upstream.channel import build_http
+from jobgate.upstream.channel import build_channel
 from jobgate.upstream.transport import production_transport
 
 MB = 1_000_000
@@ -84,7 +84,7 @@ async def test_a_huge_answer_is_cut_off_and_others_go_on(upstream: str, kind: st
     settings = SourceSettings(
         name="ingest", provider=DATA_CLOUD, base_url=upstream, retries=0, timeout=20
     )
-    http = build_http(settings, production_transport(settings), headers={})
+    http = build_channel(settings, production_transport(settings), headers={})
     bomb()
     before = rss_mb()
     peak = before

@@ -10,8 +10,7 @@ import pytest
 from jobgate.domain import ErrorCode, JobFailure
 from jobgate.logs import request_id_var
 from jobgate.upstream.channel import WriteUncertain
-from jobgate.upstream.resilience import request_deadline
-from tests.resilience.scripted import FakeTime, Script, channel
+from tests.resilience.scripted import FakeTime, Script, channel, request_deadline
 
 
 async def test_a_read_answered_503_twice_then_200_succeeds_on_the_third_delivery() -> None:

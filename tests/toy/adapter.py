@@ -12,7 +12,7 @@ from jobgate.domain import ActionRequest, Job, JobError
 from jobgate.providers.base import HttpProvider, optional_text, text_field
 from jobgate.providers.confirm import Change, Write
 from jobgate.providers.fanout import for_each
-from jobgate.upstream.channel import build_http
+from jobgate.upstream.channel import build_channel
 from jobgate.upstream.grants import client_credentials, credentials_for
 from tests.toy.rules import RULES, STOPPED, TOY, ToyDetails
 
@@ -69,4 +69,4 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> ToyP
             endpoint, settings.client_id or "", settings.client_secret or ""
         ),
     )
-    return ToyProvider(settings.name, build_http(settings, transport, credentials=credentials))
+    return ToyProvider(settings.name, build_channel(settings, transport, credentials=credentials))

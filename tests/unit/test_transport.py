@@ -22,9 +22,9 @@ from starlette.routing import Route
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.domain.data_cloud import DATA_CLOUD
+from jobgate.internals.httpx import UpstreamClient
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
-from jobgate.upstream.channel import WriteUncertain, build_http
-from jobgate.upstream.client import UpstreamClient
+from jobgate.upstream.channel import WriteUncertain, build_channel
 from jobgate.upstream.transport import WholeBodyTransport, production_transport
 
 Handler = Callable[[web.Request], Any]
@@ -72,7 +72,7 @@ async def read_fails_with(base: str) -> ErrorCode:
 async def read_failure(base: str) -> JobError:
     """The error a job read from ``base`` fails with (no retries)."""
     source = settings(base, retries=0)
-    http = build_http(source, production_transport(source))
+    http = build_channel(source, production_transport(source))
     try:
         with pytest.raises(JobFailure) as failure:
             await http.get("/jobs/1")
@@ -95,7 +95,9 @@ async def test_a_get_carries_the_clients_headers_and_answers_whole(
 
     runner, base = await serve(handler)
     source = settings(base)
-    http = build_http(source, production_transport(source), headers={"Authorization": "Bearer x"})
+    http = build_channel(
+        source, production_transport(source), headers={"Authorization": "Bearer x"}
+    )
     try:
         response = await http.get("/jobs/a%20b")
     finally:
@@ -117,7 +119,7 @@ async def test_a_write_sends_its_json_body(seen: list[dict[str, Any]]) -> None:
 
     runner, base = await serve(handler)
     source = settings(base)
-    http = build_http(source, production_transport(source))
+    http = build_channel(source, production_transport(source))
     try:
         response = await http.write("PATCH", "/jobs/1", json={"state": "Aborted"})
     finally:
@@ -139,7 +141,7 @@ async def test_a_compressed_answer_is_decoded() -> None:
 
     runner, base = await serve(handler)
     source = settings(base)
-    http = build_http(source, production_transport(source))
+    http = build_channel(source, production_transport(source))
     try:
         response = await http.get("/jobs/1")
     finally:
@@ -267,7 +269,7 @@ async def test_a_write_whose_kept_alive_connection_drops_is_sent_once(
     async with FaultProxy(app) as proxy:
         base = await proxy.start()
         source = settings(base, retries=0)
-        http = build_http(source, production_transport(source))
+        http = build_channel(source, production_transport(source))
         try:
             first = await http.get("/jobs/1")  # opens the connection the write will reuse
             assert first.status_code == 200
@@ -286,7 +288,7 @@ async def test_a_read_whose_kept_alive_connection_drops_may_be_sent_again() -> N
     async with FaultProxy(app) as proxy:
         base = await proxy.start()
         source = settings(base, retries=0)
-        http = build_http(source, production_transport(source))
+        http = build_channel(source, production_transport(source))
         try:
             await http.get("/jobs/1")
             proxy.add(WireFault("GET", "/jobs/1", "drop-before"))

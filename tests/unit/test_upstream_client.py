@@ -6,7 +6,7 @@ import httpx
 
 from jobgate.config import SourceSettings
 from jobgate.domain.data_cloud import DATA_CLOUD
-from jobgate.upstream.channel import build_http
+from jobgate.upstream.channel import build_channel
 
 
 async def test_cookies_set_by_an_upstream_are_not_sent_back() -> None:
@@ -19,7 +19,7 @@ async def test_cookies_set_by_an_upstream_are_not_sent_back() -> None:
     settings = SourceSettings(
         name="ingest", provider=DATA_CLOUD, base_url="http://up", token="t" * 20
     )
-    http = build_http(settings, httpx.MockTransport(upstream))
+    http = build_channel(settings, httpx.MockTransport(upstream))
     try:
         await http.get("/a")
         await http.get("/b")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +23,7 @@ from jobgate.config.settings import (
 )
 from jobgate.config.sources import parse_source
 from jobgate.config.values import expand, table, typed
+from jobgate.internals.redis import url_problem
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +92,8 @@ _SERVER_TYPES: dict[str, type] = {
     "csrf_header": str,
     "metrics": bool,
     "probe_sources": bool,
+    "fast_paths": bool,
+    "document_cache": bool,
 }
 
 
@@ -138,21 +141,6 @@ def _idempotency(
         if not valid:
             message = "must be a redis:// or rediss:// URL with a host"
             raise ConfigError(file, message, key="[idempotency] redis_url")
-        _check_redis_options(values["redis_url"], file)
+        if (problem := url_problem(values["redis_url"])) is not None:
+            raise ConfigError(file, problem, key="[idempotency] redis_url")
     return IdempotencySettings(**values)
-
-
-def _check_redis_options(url: str, file: str) -> None:
-    """What redis-py would only trip over when it first connects, said at start-up instead."""
-    from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
-
-    parse: Callable[[str], dict[str, object]] = parse_url  # redis-py leaves it unannotated
-    where = "[idempotency] redis_url"
-    try:
-        parsed = parse(url)
-    except ValueError as exc:  # redis-py's message names the option, never the URL
-        raise ConfigError(file, str(exc), key=where) from None
-    known = {"host", "port", "db", "username", "password", "path", "connection_class"}
-    unknown = sorted(set(parsed) - known - set(URL_QUERY_ARGUMENT_PARSERS))
-    if unknown:
-        raise ConfigError(file, f"unknown connection option {unknown[0]!r}", key=where)

@@ -51,6 +51,11 @@ class ServerSettings:
     metrics: bool = True  # serve GET /metrics (Prometheus text format)
     # At start, one cheap read per source, so /readyz and `sources { healthy }` know each works.
     probe_sources: bool = True
+    # Speed-ups built on Strawberry's and graphql-core's internals (jobgate.internals): cheaper
+    # resolvers and an executor that frees its state; false runs the libraries' own paths.
+    fast_paths: bool = True
+    # Parsed and validated documents (and constant answers) kept, up to 16 MB.
+    document_cache: bool = True
 
 
 @dataclass(frozen=True, slots=True)

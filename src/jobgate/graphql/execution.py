@@ -13,7 +13,6 @@ from inspect import isawaitable
 from typing import Any
 
 import strawberry
-from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 
 from graphql import (
@@ -31,6 +30,8 @@ from graphql import (
 from jobgate.config import ServerSettings
 from jobgate.graphql.errors import JobLookupError
 from jobgate.graphql.limits import MAX_CACHED_LENGTH, document_limits_rule, has_long_number
+from jobgate.internals.graphql_core import AcyclicExecutor
+from jobgate.internals.strawberry import graphql_schema
 from jobgate.lru import SizedLRU
 
 # Prepared documents kept, by an estimate of their bytes: a parsed and validated document takes
@@ -80,32 +81,13 @@ def is_static(document: DocumentNode, operation_name: str | None) -> bool:
     )
 
 
-class AcyclicExecutor(IncrementalExecutor):
-    """graphql-core's executor, which lets go of its per-request state when the answer is built.
-
-    graphql-core keeps ``GraphQLResolveInfoHelpers`` bound to the executor on the executor: a
-    reference cycle, so everything a request's execution built (field plans, ref maps, the
-    context and its DataLoader, the jobs) waited for the cyclic garbage collector instead of
-    being freed when the request ended. Under load those collections were ~15 % of the CPU
-    and the 100-300 ms pauses behind the p99s (measured with ``gc.callbacks``).
-    """
-
-    def build_response(self, data: dict[str, Any] | None) -> Any:
-        response = super().build_response(data)
-        if isinstance(response, ExecutionResult):  # nothing left to deliver incrementally
-            del self.async_helpers
-            for error in response.errors or ():
-                # A lookup error is an answer, not a fault: its traceback (executor frames that
-                # hold the executor, another cycle) is never logged, so it goes. Unexpected
-                # errors keep theirs for the log line that reports them.
-                if isinstance(error.original_error, JobLookupError):
-                    error.__traceback__ = error.original_error.__traceback__ = None
-        return response
+class LookupAwareExecutor(AcyclicExecutor):
+    answers = (JobLookupError,)
 
 
 class Executor:
     def __init__(self, schema: strawberry.Schema, server: ServerSettings) -> None:
-        self.schema: GraphQLSchema = schema._schema
+        self.schema: GraphQLSchema = graphql_schema(schema)
         self.max_tokens = server.max_tokens
         rules: list[type[ASTValidationRule]] = [
             *specified_rules,
@@ -114,6 +96,9 @@ class Executor:
         if not server.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         self.rules = tuple(rules)
+        # graphql-core's own executor unless the fast paths are on (jobgate.internals).
+        self.executor_class = LookupAwareExecutor if server.fast_paths else None
+        self.cache_documents = server.document_cache
         self._prepared: SizedLRU[str, Prepared] = SizedLRU(
             max_cost=CACHE_BYTES,
             max_entry_cost=MAX_CACHED_LENGTH * AST_BYTES_PER_CHARACTER + PREPARED_OVERHEAD,
@@ -121,6 +106,8 @@ class Executor:
 
     def prepare(self, query: str) -> Prepared:
         """``query`` parsed and validated, once per distinct (short) document."""
+        if not self.cache_documents:
+            return self._prepare(query)
         prepared = self._prepared.get(query)
         if prepared is None:
             prepared = self._prepare(query)
@@ -157,7 +144,7 @@ class Executor:
         result = execute(
             self.schema,
             prepared.document,
-            executor_class=AcyclicExecutor,
+            executor_class=self.executor_class,
             context_value=context,
             variable_values=variables,
             operation_name=operation_name,
@@ -166,6 +153,7 @@ class Executor:
             result = await result
         if (
             not variables
+            and self.cache_documents
             and not result.errors
             and len(prepared.static) < MAX_STATIC_RESULTS
             and is_static(prepared.document, operation_name)

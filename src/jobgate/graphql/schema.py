@@ -12,7 +12,6 @@ from strawberry.types import Info
 from graphql import GraphQLResolveInfo
 from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultStatus, ManageAction
 from jobgate.domain.errors import ErrorCode
-from jobgate.graphql import fast_fields
 from jobgate.graphql.context import Context
 from jobgate.graphql.details import SCHEMA_PROVIDERS
 from jobgate.graphql.enums import provider_enum
@@ -25,6 +24,7 @@ from jobgate.graphql.types import (
     ManageJobsPayload,
     SourceType,
 )
+from jobgate.internals import strawberry as fast_fields
 from jobgate.upstream.resilience import source_health
 from jobgate.vendors import VENDORS
 
@@ -161,13 +161,14 @@ class Mutation:
         return await _one(info, ActionRequest(JobAction.UPDATE, update=input.to_domain()), id)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, fast_paths: bool = True) -> strawberry.Schema:
     """The type system. Requests run through ``graphql.execution.Executor``, which applies the
     limits, the introspection switch and the document caches, so the schema needs none of
     Strawberry's per-request extensions (nor its error logging: nothing calls it).
 
-    ``fast_fields`` then swaps Strawberry's resolver wrappers for plain graphql-core ones where
-    they add nothing (attribute fields, the ``JobDetails`` union, ``job`` and ``jobs``)."""
+    With ``fast_paths``, ``jobgate.internals.strawberry`` then swaps Strawberry's resolver
+    wrappers for plain graphql-core ones where they add nothing (attribute fields, the
+    ``JobDetails`` union, ``job`` and ``jobs``)."""
     late = [p.key for p in VENDORS.providers if p not in SCHEMA_PROVIDERS]
     if late:
         raise RuntimeError(
@@ -175,7 +176,8 @@ def build_schema() -> strawberry.Schema:
             "its jobs could not be answered. Register vendors before importing the schema."
         )
     schema = strawberry.Schema(query=Query, mutation=Mutation)
-    fast_fields.install(
-        schema, root_resolvers={("Query", "job"): resolve_job, ("Query", "jobs"): resolve_jobs}
-    )
+    if fast_paths:
+        fast_fields.install(
+            schema, root_resolvers={("Query", "job"): resolve_job, ("Query", "jobs"): resolve_jobs}
+        )
     return schema

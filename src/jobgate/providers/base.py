@@ -18,7 +18,7 @@ from jobgate.domain import (
 )
 from jobgate.domain.rules import StateTable, unsupported
 from jobgate.providers.confirm import Change, perform_change
-from jobgate.upstream.channel import UpstreamHTTP
+from jobgate.upstream.channel import Channel
 
 
 class JobProvider(Protocol):
@@ -61,7 +61,7 @@ class HttpProvider:
     provider: ClassVar[Provider]
     rules: ClassVar[StateTable]
 
-    def __init__(self, source: str, http: UpstreamHTTP) -> None:
+    def __init__(self, source: str, http: Channel) -> None:
         self.source = source
         self.http = http
 

@@ -39,7 +39,7 @@ from jobgate.providers.base import HttpProvider, optional_int, optional_text, te
 from jobgate.providers.bigchange_types import Found, JobTypeLoader
 from jobgate.providers.confirm import Change, Write
 from jobgate.providers.fanout import for_each
-from jobgate.upstream.channel import UpstreamHTTP, build_http
+from jobgate.upstream.channel import Channel, build_channel
 from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, client_credentials, credentials_for
 
@@ -55,7 +55,7 @@ class BigChangeProvider(HttpProvider):
     provider = BIGCHANGE
     rules = RULES
 
-    def __init__(self, source: str, http: UpstreamHTTP, *, type_ttl: float = 60.0) -> None:
+    def __init__(self, source: str, http: Channel, *, type_ttl: float = 60.0) -> None:
         super().__init__(source, http)
         self.job_types = JobTypeLoader(self._fetch_job_type, ttl=type_ttl)
 
@@ -272,5 +272,5 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> BigC
     token_url = settings.token_url or f"{settings.base_url}/auth/tokens"
     credentials = credentials_for(settings, transport, token_url, app_token, sign=sign)
     return BigChangeProvider(
-        settings.name, build_http(settings, transport, credentials=credentials)
+        settings.name, build_channel(settings, transport, credentials=credentials)
     )

@@ -38,7 +38,7 @@ from jobgate.domain import (
 )
 from jobgate.domain.rules import invalid_state
 from jobgate.providers.fanout import gather_all
-from jobgate.upstream.channel import UpstreamHTTP
+from jobgate.upstream.channel import Channel
 from jobgate.upstream.guard import WriteUncertain
 
 Read = Callable[[Sequence[str]], Awaitable[list[Job | JobError | None]]]
@@ -87,7 +87,7 @@ class Source(Protocol):
     def source(self) -> str: ...
 
     @property
-    def http(self) -> UpstreamHTTP: ...
+    def http(self) -> Channel: ...
 
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]: ...
 

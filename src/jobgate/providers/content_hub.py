@@ -26,7 +26,7 @@ from jobgate.domain.content_hub import (
 from jobgate.providers.base import HttpProvider, optional_int, optional_text, text_field
 from jobgate.providers.confirm import Change, Write
 from jobgate.providers.fanout import for_each
-from jobgate.upstream.channel import build_http
+from jobgate.upstream.channel import build_channel
 from jobgate.upstream.credentials import Grant, bearer
 from jobgate.upstream.grants import TokenEndpoint, credentials_for, password_then_refresh
 
@@ -211,7 +211,7 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> Cont
         sign=bearer if header == "Authorization" else _legacy,
     )
     return ContentHubProvider(
-        settings.name, build_http(settings, transport, credentials=credentials)
+        settings.name, build_channel(settings, transport, credentials=credentials)
     )
 
 

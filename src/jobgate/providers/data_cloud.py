@@ -14,7 +14,7 @@ from jobgate.domain.data_cloud import DATA_CLOUD, RULES, TARGET_STATE, DataCloud
 from jobgate.providers.base import HttpProvider, optional_int, optional_text, text_field
 from jobgate.providers.confirm import Change, Open, Proven, Verdict, Write
 from jobgate.providers.fanout import for_each
-from jobgate.upstream.channel import build_http
+from jobgate.upstream.channel import build_channel
 from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, credentials_for, salesforce_exchange
 
@@ -126,5 +126,5 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> Data
         settings, transport, f"{login_url}/services/oauth2/token", exchange
     )
     return DataCloudProvider(
-        settings.name, build_http(settings, transport, credentials=credentials)
+        settings.name, build_channel(settings, transport, credentials=credentials)
     )

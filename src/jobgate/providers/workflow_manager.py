@@ -57,7 +57,7 @@ from jobgate.providers.base import (
 )
 from jobgate.providers.confirm import Change, Open, Refused, Verdict, Write
 from jobgate.providers.fanout import for_each
-from jobgate.upstream.channel import UpstreamHTTP, build_http
+from jobgate.upstream.channel import Channel, build_channel
 from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, client_credentials, credentials_for
 
@@ -80,7 +80,7 @@ class WorkflowManagerProvider(HttpProvider):
     def __init__(
         self,
         source: str,
-        http: UpstreamHTTP,
+        http: Channel,
         *,
         running_statuses: Collection[str] = DEFAULT_RUNNING_STATUSES,
     ) -> None:
@@ -328,7 +328,7 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> Work
 
     token_url = settings.token_url or ARCGIS_TOKEN_URL
     credentials = credentials_for(settings, transport, token_url, app_token, refused=refused_token)
-    http = build_http(settings, transport, credentials=credentials)
+    http = build_channel(settings, transport, credentials=credentials)
     return WorkflowManagerProvider(
         settings.name,
         http,

@@ -141,17 +141,6 @@ class BigChangeStore:
         self.jobs[job_id] = job
         return job
 
-    def add_job_type(
-        self, type_id: int, name: str, positive: list[str], negative: list[str]
-    ) -> dict[str, Any]:
-        self.job_types[type_id] = {
-            "id": type_id,
-            "name": name,
-            "positiveResults": positive,
-            "negativeResults": negative,
-        }
-        return self.job_types[type_id]
-
     # --- OAuth -------------------------------------------------------------------------------
 
     def issue_token(self, client_id: str, client_secret: str) -> tuple[str, Token] | None:

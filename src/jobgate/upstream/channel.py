@@ -16,31 +16,31 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import Any, Unpack
+from typing import Any
 
 import httpx
 import orjson
 
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
+from jobgate.internals.httpx import UpstreamClient
 from jobgate.logs import request_id_var
-from jobgate.upstream.client import UpstreamClient
 from jobgate.upstream.credentials import Credentials
-from jobgate.upstream.errors import clip, error_from_response
-from jobgate.upstream.guard import Call, CallGuard, GuardOptions, WriteUncertain
+from jobgate.upstream.errors import error_from_response
+from jobgate.upstream.guard import Call, CallGuard, WriteUncertain
 from jobgate.upstream.resilience import CircuitBreaker
 
-__all__ = ["UpstreamHTTP", "WriteUncertain", "build_http", "collect_channels"]
+__all__ = ["Channel", "WriteUncertain", "build_channel", "collect_channels"]
 
 log = logging.getLogger("jobgate.upstream")
 
-_channels: ContextVar[list[UpstreamHTTP] | None] = ContextVar("jobgate_channels", default=None)
+_channels: ContextVar[list[Channel] | None] = ContextVar("jobgate_channels", default=None)
 
 
 @contextlib.contextmanager
-def collect_channels() -> Iterator[list[UpstreamHTTP]]:
-    """Every ``UpstreamHTTP`` built inside this block, so the app can report their breakers."""
-    found: list[UpstreamHTTP] = []
+def collect_channels() -> Iterator[list[Channel]]:
+    """Every ``Channel`` built inside this block, so the app can report their breakers."""
+    found: list[Channel] = []
     token = _channels.set(found)
     try:
         yield found
@@ -48,40 +48,27 @@ def collect_channels() -> Iterator[list[UpstreamHTTP]]:
         _channels.reset(token)
 
 
-class UpstreamHTTP:
-    """Every call a provider adapter makes to its upstream goes through here."""
+class Channel:
+    """Every call a provider adapter makes to its upstream goes through here: signed with the
+    source's credentials, sent by its ``CallGuard``, its answer read or mapped to an error."""
 
-    def __init__(
-        self,
-        source: str,
-        client: UpstreamClient,
-        *,
-        timeout: float,
-        max_concurrency: int,
-        credentials: Credentials | None = None,
-        **options: Unpack[GuardOptions],
-    ) -> None:
-        self.source = source
-        self.client = client
-        self.timeout = timeout
+    def __init__(self, guard: CallGuard, *, credentials: Credentials | None = None) -> None:
+        self.guard = guard
+        self.source = guard.source
         self.credentials = credentials  # None: calls go unsigned (the client's headers only)
-        self.guard = CallGuard(
-            source,
-            client,
-            timeout=timeout,
-            max_concurrency=max_concurrency,
-            describe=self._describe,
-            **options,
-        )
         if (collecting := _channels.get()) is not None:
             collecting.append(self)
+
+    @property
+    def client(self) -> UpstreamClient:
+        return self.guard.client
 
     @property
     def breaker(self) -> CircuitBreaker:
         return self.guard.breaker
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.guard.client.aclose()
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> httpx.Response:
         return await self._send("GET", path, "read", params=params)
@@ -135,9 +122,6 @@ class UpstreamHTTP:
         credentials.sign(signed, fresh)
         return await self.guard.send(replace(call, headers=signed))
 
-    def _describe(self, exc: Exception) -> str:
-        return clip(str(exc) or type(exc).__name__, 200)
-
     def error(self, response: httpx.Response, code: ErrorCode | None = None) -> JobError:
         """The contract error for a non-success answer, in the upstream's words (credentials
         it quotes are removed where text leaves the gateway: ``jobgate.redaction``)."""
@@ -161,13 +145,13 @@ class UpstreamHTTP:
         return body
 
 
-def build_http(
+def build_channel(
     settings: SourceSettings,
     transport: httpx.AsyncBaseTransport,
     *,
     headers: Mapping[str, str] | None = None,
     credentials: Credentials | None = None,
-) -> UpstreamHTTP:
+) -> Channel:
     """The one way an adapter gets its client: base URL, timeouts, limits, retries, secrets."""
     client = UpstreamClient(
         base_url=settings.base_url,
@@ -176,13 +160,13 @@ def build_http(
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         follow_redirects=False,
     )
-    return UpstreamHTTP(
+    guard = CallGuard(
         settings.name,
         client,
         timeout=settings.timeout,
         max_concurrency=settings.max_concurrency,
-        credentials=credentials,
         retries=settings.retries,
         breaker_failures=settings.breaker_failures,
         breaker_cooldown=settings.breaker_cooldown,
     )
+    return Channel(guard, credentials=credentials)

@@ -1,6 +1,6 @@
 """How a source's calls are authorised: a fixed token, or one that renews itself.
 
-``UpstreamHTTP`` asks its ``Credentials`` for a token before every call (``current`` answers
+``Channel`` asks its ``Credentials`` for a token before every call (``current`` answers
 without waiting while the token is good), signs the call with it, and when the upstream refuses
 the token (``refused``: a 401, or the vendor's own words for it) asks ``renew`` for a new one and
 repeats the call once - a write too, since a refused token means the upstream did nothing.

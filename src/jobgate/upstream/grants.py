@@ -90,10 +90,10 @@ class TokenEndpoint:
                     await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
             what = f"did not answer within {self.timeout:g} s"
-            raise self._failure(ErrorCode.UPSTREAM_TIMEOUT, what) from None
+            raise self.failure(ErrorCode.UPSTREAM_TIMEOUT, what) from None
         except httpx.HTTPError as exc:
             reason = clip(str(exc) or type(exc).__name__, 200)
-            raise self._failure(ErrorCode.UPSTREAM_UNAVAILABLE, f"failed: {reason}") from None
+            raise self.failure(ErrorCode.UPSTREAM_UNAVAILABLE, f"failed: {reason}") from None
         if not 200 <= response.status_code < 300:
             raise JobFailure(self._refusal(response))
         try:
@@ -101,7 +101,7 @@ class TokenEndpoint:
         except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict):
-            raise self._failure(ErrorCode.UPSTREAM_UNAVAILABLE, "answered with no JSON object")
+            raise self.failure(ErrorCode.UPSTREAM_UNAVAILABLE, "answered with no JSON object")
         if isinstance(body.get("error"), dict):  # ArcGIS: an error object inside a 200
             raise JobFailure(self._refusal(response))
         return body
@@ -110,7 +110,7 @@ class TokenEndpoint:
         """The same source's token requests, to another URL."""
         return TokenEndpoint(self.source, url, self.transport, timeout=self.timeout)
 
-    def _failure(self, code: ErrorCode, what: str) -> JobFailure:
+    def failure(self, code: ErrorCode, what: str) -> JobFailure:
         message = f"Source '{self.source}': the access-token request to {self.url} {what}."
         return JobFailure(JobError(code, message))
 
@@ -173,7 +173,7 @@ def issued(
     """The token in a token endpoint's answer; it expires ``expires_in`` after ``started``."""
     value = body.get("access_token")
     if not isinstance(value, str) or not value:
-        raise endpoint._failure(ErrorCode.UPSTREAM_UNAVAILABLE, "answered without an access_token")
+        raise endpoint.failure(ErrorCode.UPSTREAM_UNAVAILABLE, "answered without an access_token")
     lifetime = body.get("expires_in", DEFAULT_LIFETIME)
     if isinstance(lifetime, str) and lifetime.isdigit():
         lifetime = int(lifetime)
@@ -272,7 +272,7 @@ def salesforce_exchange(
         core = await login.post(core_form())
         core_token, instance = core.get("access_token"), core.get("instance_url")
         if not isinstance(core_token, str) or not isinstance(instance, str) or not instance:
-            raise login._failure(
+            raise login.failure(
                 ErrorCode.UPSTREAM_UNAVAILABLE, "answered without an access_token or instance_url"
             )
         exchange = login.at(f"{origin(instance)}/services/a360/token")
@@ -284,7 +284,7 @@ def salesforce_exchange(
         body = await exchange.post(form)
         tenant = body.get("instance_url")
         if not isinstance(tenant, str) or not tenant:
-            raise exchange._failure(ErrorCode.UPSTREAM_UNAVAILABLE, "answered without instance_url")
+            raise exchange.failure(ErrorCode.UPSTREAM_UNAVAILABLE, "answered without instance_url")
         return issued(exchange, body, started, base_url=origin(tenant))
 
     return grant

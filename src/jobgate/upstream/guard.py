@@ -1,7 +1,7 @@
 """The guarded path of every upstream call: circuit breaker, bounded wait for a concurrency slot,
 per-attempt timeout, retries of reads, and one log line and metric sample per attempt.
 
-``UpstreamHTTP`` (http.py) is the face adapters use; this is the machinery behind its ``_send``.
+``Channel`` (channel.py) is the face adapters use; this is the machinery behind its ``_send``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any
 
 import httpx
 
 from jobgate.domain import ErrorCode, JobError, JobFailure
+from jobgate.internals.httpx import UpstreamClient
 from jobgate.metrics import labelled, metrics
-from jobgate.upstream.client import UpstreamClient
-from jobgate.upstream.errors import AnswerTooLarge
+from jobgate.upstream.errors import AnswerTooLarge, clip
 from jobgate.upstream.resilience import (
     RETRYABLE_STATUSES,
     CircuitBreaker,
@@ -59,17 +59,6 @@ class NotConnected(JobFailure):
     """The connection never opened, so nothing was sent: a read may safely be retried."""
 
 
-class GuardOptions(TypedDict, total=False):
-    """How a source's calls are guarded beyond timeout and concurrency (tests inject the clock)."""
-
-    retries: int
-    breaker_failures: int
-    breaker_cooldown: float
-    clock: Clock
-    sleep: Callable[[float], Awaitable[None]]
-    rand: Callable[[], float]
-
-
 @dataclass(frozen=True, slots=True)
 class Call:
     method: str
@@ -91,6 +80,11 @@ class _Failed(Exception):
         self.outcome = Outcome.ABANDONED if status in _NOT_SENT else Outcome.FAILURE
 
 
+def describe(exc: Exception) -> str:
+    """A transport failure in a few words (aiohttp's and httpx's own texts, clipped)."""
+    return clip(str(exc) or type(exc).__name__, 200)
+
+
 def _fail(code: ErrorCode, message: str) -> JobFailure:
     return JobFailure(JobError(code, message))
 
@@ -105,7 +99,6 @@ class CallGuard:
         *,
         timeout: float,
         max_concurrency: int,
-        describe: Callable[[Exception], str],
         retries: int = 2,
         breaker_failures: int = 5,
         breaker_cooldown: float = 30.0,
@@ -117,7 +110,6 @@ class CallGuard:
         self.client = client
         self.timeout = timeout
         self.max_concurrency = max_concurrency
-        self.describe = describe
         self.policy = RetryPolicy(retries=retries)
         self.budget = RetryBudget(clock=clock)
         self.breaker = CircuitBreaker(
@@ -320,7 +312,7 @@ class CallGuard:
             what = f"did not answer within {limit:.3g} s"
             raise _Failed("timeout", self._lost(call, what, None)) from None
         except httpx.ConnectError as exc:
-            message = f"Source '{self.source}' could not be reached: {self.describe(exc)}"
+            message = f"Source '{self.source}' could not be reached: {describe(exc)}"
             failure = NotConnected(JobError(ErrorCode.UPSTREAM_UNAVAILABLE, message))
             raise _Failed("connect-error", failure) from None
         except httpx.HTTPError as exc:
@@ -340,7 +332,7 @@ class CallGuard:
             )
         if dropped is None:
             return _fail(ErrorCode.UPSTREAM_TIMEOUT, f"Source '{self.source}' {what}.")
-        message = f"Source '{self.source}' {what}: {self.describe(dropped)}."
+        message = f"Source '{self.source}' {what}: {describe(dropped)}."
         return _fail(ErrorCode.UPSTREAM_UNAVAILABLE, message)
 
     def _observe(self, call: Call, status: int | str, attempt: int, took: float) -> None:

@@ -1,16 +1,15 @@
 """Retry policy, retry budget and circuit breaker for one source: pure logic, driven by a clock.
 
-Nothing here does I/O or sleeps; ``UpstreamHTTP`` asks these objects what to do and tells them
+Nothing here does I/O or sleeps; ``Channel`` asks these objects what to do and tells them
 what happened. Every class takes its clock as an argument so tests can move time by hand.
 """
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
@@ -32,19 +31,6 @@ READ_BACK_MAX = 5.0
 
 def read_back_reserve(request_timeout: float) -> float:
     return min(READ_BACK_MAX, request_timeout * READ_BACK_SHARE)
-
-
-@contextlib.contextmanager
-def request_deadline(seconds: float, clock: Clock = time.monotonic) -> Iterator[float]:
-    """Within this block, upstream calls neither wait nor sleep past ``seconds`` from now."""
-    deadline = clock() + seconds
-    token = request_deadline_var.set(deadline)
-    writes = write_deadline_var.set(deadline - read_back_reserve(seconds))
-    try:
-        yield deadline
-    finally:
-        write_deadline_var.reset(writes)
-        request_deadline_var.reset(token)
 
 
 def parse_retry_after(value: str | None, now_epoch: float | None = None) -> float | None:

@@ -35,9 +35,9 @@ import aiohttp
 import httpx
 import yarl
 from aiohttp.client_middlewares import ClientHandlerType
-from httpx_aiohttp import AiohttpTransport
 
 from jobgate.config import SourceSettings
+from jobgate.internals.httpx_aiohttp import SessionTransport
 from jobgate.upstream.errors import DEFAULT_MAX_ANSWER_BYTES, AnswerTooLarge
 
 # Distinct upstream URLs whose parsed form is kept (a job read is one URL per id).
@@ -135,7 +135,7 @@ _WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-en
 CHUNK = 65_536
 
 
-class WholeBodyTransport(AiohttpTransport):
+class WholeBodyTransport(SessionTransport):
     """Reads every answer whole, decoded, and at most ``max_answer_bytes`` of it: past that it
     stops reading, closes the connection and raises ``AnswerTooLarge`` (a 100 MB error body
     must not take the process's memory and stall every other request)."""
@@ -153,12 +153,11 @@ class WholeBodyTransport(AiohttpTransport):
         except httpx.RequestNotRead:  # a streamed body (jobgate sends none): read it first
             content = await request.aread() or None
             raw_headers = [(k, v) for k, v in raw_headers if k.lower() != b"transfer-encoding"]
-        if not isinstance(self.client, aiohttp.ClientSession):
-            self.client = self.get_client()
+        session = self.session()
         timeout = request.extensions.get("timeout", {})
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
         with httpx_exceptions():
-            async with self.client.request(
+            async with session.request(
                 request.method,
                 _url(str(request.url)),
                 headers=headers,

@@ -10,6 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from jobgate.internals.starlette import JSONAnswer
 from jobgate.logs import request_id_var
 from jobgate.redaction import secrets
 from jobgate.web.scope import request_id_of
@@ -18,23 +19,6 @@ log = logging.getLogger("jobgate.auth")  # the logger these lines have always ha
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-_CONTENT_TYPES = {kind: f"{kind}; charset=utf-8" for kind in (JSON, GRAPHQL_RESPONSE)}
-
-
-class JSONAnswer(Response):
-    """A JSON answer, its headers made directly: the same ones Starlette's ``Response(body,
-    status_code=, media_type=, headers=)`` makes (``headers``, then content-length and
-    content-type), without its general-purpose checks."""
-
-    def __init__(self, body: bytes, status: int, media_type: str, headers: dict[str, str]) -> None:
-        self.status_code = status
-        self.media_type = _CONTENT_TYPES.get(media_type) or f"{media_type}; charset=utf-8"
-        self.background = None
-        self.body = body
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        raw.append((b"content-length", str(len(body)).encode("latin-1")))
-        raw.append((b"content-type", self.media_type.encode("latin-1")))
-        self.raw_headers = raw
 
 
 def json_answer(

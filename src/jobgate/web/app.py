@@ -68,7 +68,8 @@ def create_app(
     transport_factory: TransportFactory = production_transport,
 ) -> Starlette:
     """Build the gateway app; ``transport_factory`` is the seam tests and demo mode use."""
-    endpoint = GraphQLEndpoint(build_schema(), settings.server)
+    schema = build_schema(fast_paths=settings.server.fast_paths)
+    endpoint = GraphQLEndpoint(schema, settings.server)
     if settings.auth.jwt is not None and isinstance(settings.auth.jwt.key, str):
         register([settings.auth.jwt.key])  # an HS256 secret: never in an answer or a log
     app = Starlette(routes=_routes(settings, endpoint), lifespan=_lifespan(transport_factory))

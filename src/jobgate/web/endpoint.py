@@ -17,7 +17,6 @@ from typing import Any
 import strawberry
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
 
 from graphql import GraphQLError
 from graphql import OperationType as Operation  # a parsed document's (not Strawberry's)
@@ -28,6 +27,7 @@ from jobgate.graphql.context import Context
 from jobgate.graphql.errors import is_expected
 from jobgate.graphql.execution import Executor, Prepared
 from jobgate.graphql.limits import Inspection, inspect_operation
+from jobgate.internals.strawberry import graphiql_page
 from jobgate.web.answers import GRAPHQL_RESPONSE, JSON, json_answer
 from jobgate.web.auth import principal_of
 from jobgate.web.csrf import csrf_refusal
@@ -73,7 +73,7 @@ class GraphQLEndpoint:
         # only the last resort should something overrun.
         self.mutation_timeouts = SharedTimeout(server.request_timeout + MUTATION_GRACE)
         self.idempotency = IdempotencyGuard()
-        self.ide_html = get_graphql_ide_html("graphiql") if server.graphiql else None
+        self.ide_html = graphiql_page() if server.graphiql else None
 
     async def handle(self, request: Request) -> Response:
         try:

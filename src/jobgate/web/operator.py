@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from jobgate.metrics import CONTENT_TYPE, exposition, metrics
 from jobgate.providers.base import JobProvider
-from jobgate.upstream.channel import UpstreamHTTP
+from jobgate.upstream.channel import Channel
 from jobgate.upstream.resilience import CircuitBreaker, CircuitState, SourceHealth, source_health
 
 log = logging.getLogger("jobgate")
@@ -66,7 +66,7 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(exposition(), media_type=CONTENT_TYPE)
 
 
-def breakers_by_source(channels: Sequence[UpstreamHTTP]) -> dict[str, list[CircuitBreaker]]:
+def breakers_by_source(channels: Sequence[Channel]) -> dict[str, list[CircuitBreaker]]:
     """Group the channels' breakers by source (a source may have more than one channel)."""
     grouped: dict[str, list[CircuitBreaker]] = {}
     for channel in channels:

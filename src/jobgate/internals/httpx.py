@@ -1,4 +1,9 @@
-"""The httpx client every source uses: no cookies, and a short path for plain requests.
+"""httpx's internals, in one place: the client every source uses, with no cookies and a short
+path for plain requests.
+
+Written against httpx 0.28 (``requirements.lock``); tests/internals checks the internals used
+here (the cookie jar a client consults, the request ``client.send`` would build) against the
+installed version.
 
 ``httpx.AsyncClient.send`` runs an auth flow, redirect handling, event hooks, cookie merging
 and an elapsed-time stream wrapper around every request: ~35 µs a call, a quarter of a job

@@ -1,4 +1,9 @@
-"""Cheaper resolvers on the schema Strawberry built, with the same answers.
+"""Strawberry's internals, in one place: the graphql-core schema inside a Strawberry schema,
+the GraphiQL page, and cheaper resolvers on the schema Strawberry built, with the same answers.
+
+Written against strawberry-graphql 0.341 (``requirements.lock``); tests/internals checks every
+internal used here against the installed version. ``[server] fast_paths = false`` builds the
+schema without ``install``.
 
 Strawberry wraps every field's resolver, a plain attribute included: each ``Job.id`` goes
 through ``_get_basic_result`` and ``StrawberryField.get_result`` before its ``getattr``. A
@@ -18,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import strawberry
+from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
@@ -29,11 +35,24 @@ from graphql import (
     GraphQLFieldResolver,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    GraphQLSchema,
     GraphQLTypeResolver,
     GraphQLUnionType,
 )
 
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
+# The name of Strawberry's resolver for a field that only reads an attribute.
+BASIC_RESOLVER = "_get_basic_result"
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema Strawberry built (what requests run on)."""
+    return schema._schema
+
+
+def graphiql_page() -> str:
+    """The GraphiQL page Strawberry's own views serve."""
+    return get_graphql_ide_html("graphiql")
 
 
 def install(
@@ -45,7 +64,7 @@ def install(
     ``root_resolvers``: (type name, field name) -> a graphql-core resolver that replaces
     Strawberry's for that field (same behaviour, without Strawberry's argument conversion).
     """
-    for graphql_type in schema._schema.type_map.values():
+    for graphql_type in graphql_schema(schema).type_map.values():
         if graphql_type.name.startswith("__"):
             continue
         if isinstance(graphql_type, GraphQLObjectType):
@@ -55,7 +74,7 @@ def install(
         elif isinstance(graphql_type, GraphQLUnionType):
             graphql_type.resolve_type = union_type_resolver(graphql_type)
     for (type_name, field_name), resolver in (root_resolvers or {}).items():
-        graphql_type = schema._schema.type_map[type_name]
+        graphql_type = graphql_schema(schema).type_map[type_name]
         assert isinstance(graphql_type, GraphQLObjectType), type_name
         field = graphql_type.fields[field_name]
         definition = field.extensions.get(_BACKREF)
@@ -81,7 +100,7 @@ def plain_attribute(field: GraphQLField) -> str | None:
         or definition.default_resolver is not getattr
         # Strawberry's own shortcut for such fields; anything else (e.g. exception
         # handlers wrapped around the field) stays.
-        or getattr(field.resolve, "__name__", None) != "_get_basic_result"
+        or getattr(field.resolve, "__name__", None) != BASIC_RESOLVER
     ):
         return None
     return definition.python_name
