@@ -1,19 +1,15 @@
 """The gateway with one lever changed, for before/after figures: ``jobgate serve`` otherwise.
 
 ``python -m bench.gateway_variant --config F --port P [--loop asyncio] [--http h11]
-[--transport httpx] [--dispatch client] [--fields strawberry] [--document-cache off]
-[--json stdlib]
-[--gc default]`` builds the app through ``create_app``'s ``transport_factory`` seam, or swaps
-one function of ``src/`` for its plain equivalent before the app is built, so nothing in
-``src/`` needs a switch for the bench. Levers that are config keys (``coalesce_reads``,
-``max_concurrency``) go in the config file instead.
+[--transport httpx] [--gc default]`` builds the app with ``create_app`` and its public
+``transport_factory`` seam, and runs it with uvicorn's own options. Levers that are settings
+(``[server] fast_paths``, ``document_cache``; ``[sources.*] coalesce_reads``,
+``max_concurrency``) go in the config file instead: nothing here reaches into ``src/``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
 
 import httpx
 
@@ -30,67 +26,11 @@ def httpx_pool(settings: SourceSettings) -> httpx.AsyncBaseTransport:
     )
 
 
-def send_through_client() -> None:
-    """Every upstream call through ``httpx.AsyncClient.request``, as before direct dispatch."""
-    from jobgate.internals.httpx import UpstreamClient
-
-    async def dispatch(self: UpstreamClient, method: str, url: httpx.URL, **kw: Any) -> Any:
-        return await self.request(method, url, **kw)
-
-    UpstreamClient.dispatch = dispatch  # type: ignore[method-assign]
-
-
-def strawberry_resolvers() -> None:
-    """Every field through Strawberry's own resolver wrappers (no ``fast_fields``)."""
-    from jobgate.internals import strawberry as fast_fields
-
-    fast_fields.install = lambda *args, **kwargs: None
-
-
-def no_document_cache() -> None:
-    """Parse, validate and inspect every request's document again (no static answers either)."""
-    from jobgate.graphql import limits
-    from jobgate.graphql.execution import Executor
-
-    Executor.prepare = lambda self, query: self._prepare(query)  # type: ignore[method-assign]
-    limits._inspect_cached = limits._inspect  # type: ignore[assignment]
-
-
-class StdJson:
-    """The part of orjson's interface jobgate's hot path uses, done with the standard library."""
-
-    JSONDecodeError = json.JSONDecodeError
-    OPT_SORT_KEYS = 1
-
-    @staticmethod
-    def dumps(obj: Any, default: Any = None, option: int | None = None) -> bytes:
-        text = json.dumps(
-            obj, default=default, sort_keys=bool(option), separators=(",", ":"), ensure_ascii=False
-        )
-        return text.encode()
-
-    @staticmethod
-    def loads(raw: bytes | str) -> Any:
-        return json.loads(raw)
-
-
-def stdlib_json() -> None:
-    """Request, response and upstream bodies through ``json`` instead of ``orjson``."""
-    from jobgate.upstream import channel as http
-    from jobgate.web import endpoint as graphql_http
-    from jobgate.web import observe
-
-    for module in (graphql_http, observe, http):
-        module.orjson = StdJson  # type: ignore[attr-defined]
-
-
 def tune_gc_as_serve_does() -> None:
-    """Whatever ``jobgate serve`` does to the garbage collector after start-up, if anything."""
-    from jobgate import cli
+    """What ``jobgate serve`` does to the garbage collector after start-up."""
+    from jobgate.cli import tune_gc
 
-    tune = getattr(cli, "tune_gc", None)
-    if callable(tune):
-        tune()
+    tune_gc()
 
 
 def main() -> None:
@@ -107,10 +47,6 @@ def main() -> None:
     parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
     parser.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"])
     parser.add_argument("--transport", default="aiohttp", choices=["aiohttp", "httpx"])
-    parser.add_argument("--dispatch", default="direct", choices=["direct", "client"])
-    parser.add_argument("--fields", default="fast", choices=["fast", "strawberry"])
-    parser.add_argument("--document-cache", default="on", choices=["on", "off"])
-    parser.add_argument("--json", default="orjson", choices=["orjson", "stdlib"])
     parser.add_argument("--log-level", default="warning")
     parser.add_argument(
         "--gc",
@@ -120,14 +56,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     configure_logging(args.log_level)
-    if args.dispatch == "client":
-        send_through_client()
-    if args.fields == "strawberry":
-        strawberry_resolvers()
-    if args.document_cache == "off":
-        no_document_cache()
-    if args.json == "stdlib":
-        stdlib_json()
     factory = production_transport if args.transport == "aiohttp" else httpx_pool
     app = create_app(load_settings(args.config), transport_factory=factory)
     if args.gc == "serve":

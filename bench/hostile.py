@@ -13,8 +13,9 @@ bad credentials, bad ids), fuzzed documents, and keyed mutations sent several ti
 
 Reported, with their targets: requests; 5xx answers (0); answers with INTERNAL (0); the gateway's
 RSS at half time, once the bounded caches and stores are full (it takes a few minutes of fuzzed
-documents and fresh keys), and at the end (flat: within 15 MB; not judged under 5 minutes); changes applied per keyed mutation (at most one, exactly one
-where the answer said success); credentials found in any answer or log line (0).
+documents and fresh keys), and at the end (flat: within 15 MB; not judged under 5 minutes); changes
+applied per keyed mutation (at most one, exactly one where the answer said success); credentials
+found in any answer or log line (0).
 The exit status is 1 when a target is missed.
 """
 

@@ -58,13 +58,13 @@ INCLUSIVE: tuple[tuple[str, str], ...] = (
     ("jobgate Channel._send (upstream call)", r"Channel\._send \("),
     (
         "jobgate CallGuard (slots, breaker, retries; incl. the call)",
-        r"\(jobgate/providers/calls\.py",
+        r"\(jobgate/upstream/guard\.py",
     ),
     ("httpx AsyncClient (request building, send)", r"\(httpx/_client\.py"),
     ("httpx-aiohttp + aiohttp (the transport)", r"\((httpx_aiohttp|aiohttp)/"),
     (
-        "jobgate request wrappers (request log, idempotency guard)",
-        r"GraphQLRequestLog|IdempotencyGuard",
+        "jobgate request wrappers (request scope, idempotency guard)",
+        r"RequestScope|IdempotencyGuard",
     ),
     ("uvicorn ProxyHeadersMiddleware (incl. the app below it)", r"ProxyHeadersMiddleware"),
     ("Prometheus metrics", r"\((jobgate/metrics\.py|prometheus_client/)"),

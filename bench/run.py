@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench import machine, profile, report, scenarios, upstreams, wrk
+from bench import machine, peers, profile, report, scenarios, upstreams, wrk
 from bench.procs import BenchError, cpu_count, pin_self
 from bench.session import Findings, Session
 from bench.upstreams import Upstream
@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     parser.add_argument(
+        "--peers",
+        metavar="MARKDOWN",
+        help="a bench-peers results table (bash ../shared/bench-peers/run.sh): other gateways' "
+        "figures for the report and the ratio targets (with --render-from: add or replace them)",
+    )
+    parser.add_argument(
         "--render-from",
         metavar="JSON",
         help="only write the report again from a run's saved figures (e.g. bench/RESULTS.json)",
@@ -93,7 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.render_from:
         source = Path(args.render_from)
-        write_report(report.from_json(source.read_bytes()), source.with_suffix(".md"))
+        saved = report.from_json(source.read_bytes())
+        if args.peers:
+            saved.peers = peers.load(Path(args.peers))
+            source.write_bytes(report.to_json(saved))
+        write_report(saved, source.with_suffix(".md"))
         return 0
     if args.loadgen == "wrk" and not wrk.available():
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -116,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
         ).strip(),
         environment=machine.environment(),
+        peers=peers.load(Path(args.peers)) if args.peers else None,
     )
     session = Session(
         work=work,
@@ -196,9 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = args.results or (None if quick else str(HERE / "RESULTS.md"))
     if results:
         try:
-            saved = Path(results).with_suffix(".json")
-            saved.write_bytes(report.to_json(findings))
-            print(f"\nwrote {saved}")
+            figures = Path(results).with_suffix(".json")
+            figures.write_bytes(report.to_json(findings))
+            print(f"\nwrote {figures}")
         finally:  # the figures of a long run are not lost to a bug in one of the two writers
             write_report(findings, Path(results))
     if args.keep:

@@ -24,6 +24,7 @@ class Lever:
     label: str
     args: Sequence[str] = ()  # bench.gateway_variant arguments
     source_options: Mapping[str, Any] = field(default_factory=dict)  # set on every source
+    server_options: Mapping[str, Any] = field(default_factory=dict)  # set in [server]
     log_level: str | None = None
     hot: bool = False  # also measure the hot queries (every request asks for the same ids)
 
@@ -34,13 +35,10 @@ LEVERS: tuple[Lever, ...] = (
           source_options={"coalesce_reads": False}),
     Lever("back: asyncio loop + h11 (no uvloop/httptools)", ("--loop", "asyncio", "--http", "h11")),
     Lever("back: httpx's own pool (no aiohttp transport)", ("--transport", "httpx")),
-    Lever("back: httpx client.send for every call (no direct dispatch)", ("--dispatch", "client")),
-    Lever("back: Strawberry's resolver wrappers on every field (no fast_fields)",
-          ("--fields", "strawberry")),
-    Lever("back: no document caches (parse, validate, inspect every request)",
-          ("--document-cache", "off")),
-    Lever("back: stdlib json instead of orjson (request, response, upstream bodies)",
-          ("--json", "stdlib")),
+    Lever("back: the libraries' own resolvers and executor (fast_paths = false)",
+          server_options={"fast_paths": False}),
+    Lever("back: no document cache (document_cache = false)",
+          server_options={"document_cache": False}),
     Lever("back: default GC (no gc.freeze, gen-0 threshold 700)", ("--gc", "default")),
     Lever("max_concurrency 4 per source (shipped: 16)", source_options={"max_concurrency": 4}),
     Lever("max_concurrency 64 per source (shipped: 16)", source_options={"max_concurrency": 64}),
@@ -152,7 +150,8 @@ def levers(session: Session, upstream: Upstream) -> None:
     for lever in LEVERS:
         gateway = session.start_gateway(
             upstream, label=lever.label, variant=lever.args,
-            source_options=lever.source_options, log_level=lever.log_level,
+            source_options=lever.source_options, server_options=lever.server_options,
+            log_level=lever.log_level,
         )  # fmt: skip
         names = ["Q1 cold", "Q20 cold"] + (["Q1", "Q20"] if lever.hot else [])
         try:

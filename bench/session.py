@@ -12,6 +12,7 @@ import httpx
 
 from bench import cpu, loadgen, wrk
 from bench.loadgen import Target
+from bench.peers import PeerTable
 from bench.procs import Process, RssSampler, free_port, python_module
 from bench.profile import Profile
 from bench.queries import answer_problem
@@ -47,6 +48,7 @@ class Findings:
     profiles: list[Profile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rss_max_mb: float = 0.0
+    peers: PeerTable | None = None  # other gateways' figures, from a bench-peers table
 
     def find(self, group: str, name: str, connections: int | None = None) -> RunResult | None:
         for run in self.runs:
@@ -97,13 +99,16 @@ class Session:
         workers: int = 1,
         variant: Sequence[str] | None = None,
         source_options: Mapping[str, Any] | None = None,
+        server_options: Mapping[str, Any] | None = None,
         pinned: bool = True,
         log_level: str | None = None,
     ) -> Gateway:
         """``jobgate serve`` (or a lever variant) as a real process, and an RSS sampler on it."""
         port = free_port()
         config = self.work / f"gateway-{port}.toml"
-        config.write_text(upstream.config_toml(source_options=source_options))
+        config.write_text(
+            upstream.config_toml(source_options=source_options, server_options=server_options)
+        )
         level = log_level or self.log_level
         if variant is not None:  # bench.gateway_variant, with these arguments
             args = python_module(

@@ -49,10 +49,18 @@ class Upstream:
         for process in reversed(self.processes):
             process.stop()
 
-    def config_toml(self, *, source_options: Mapping[str, Any] | None = None) -> str:
-        """The gateway's config for this upstream (``source_options`` set on every source)."""
+    def config_toml(
+        self,
+        *,
+        source_options: Mapping[str, Any] | None = None,
+        server_options: Mapping[str, Any] | None = None,
+    ) -> str:
+        """The gateway's config for this upstream (``source_options`` set on every source,
+        ``server_options`` in ``[server]``)."""
         # Q20 asks for twenty aliased jobs: above the default limit of aliases per operation.
-        lines = ["[server]", "graphiql = false", f"max_aliases = {MAX_ALIASES}", ""]
+        lines = ["[server]", "graphiql = false", f"max_aliases = {MAX_ALIASES}"]
+        lines += [f"{key} = {_toml_value(v)}" for key, v in (server_options or {}).items()]
+        lines.append("")
         for name, table in self.sources.items():
             values = {**table, **(source_options or {})}
             lines.append(f"[sources.{name}]")

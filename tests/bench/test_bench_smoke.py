@@ -19,7 +19,7 @@ from bench.stats import RssSeries, RunResult, percentile, summarize
 from bench.upstreams import Upstream
 from starlette.applications import Starlette
 
-from bench import loadgen, profile, queries, report, wrk
+from bench import loadgen, peers, profile, queries, report, wrk
 from jobgate.config import ServerSettings, Settings
 from jobgate.simulators.suite import build_vendors
 from jobgate.web.app import create_app
@@ -191,6 +191,42 @@ def test_results_render_with_every_section() -> None:
     assert verdicts["RSS flat over a 2-minute soak"] == "PASS"
     assert "| aiohttp | 100.0 |" in text
     assert "| Q1 p50 overhead" in text and "## Reading" in text and "| nproc | 2 |" in text
+
+
+PEERS_TABLE = """# GraphQL peers over one REST upstream
+
+| server | query | req/s | p50 ms | p99 ms | non-2xx/errors | upstream/req |
+|---|---|---:|---:|---:|---|---:|
+| tailcall | Q20 | 1000 | 30.00 | 40.00 | 0 | 20.01 |
+| tailcall | Q20v | 900 | 33.00 | 45.00 | 0 | 20.01 |
+| jobgate | Q20 | 800 | 38.00 | 50.00 | 0 | 20.02 |
+| jobgate | Q20v | 300 | 99.00 | 140.00 | 0 | 20.02 |
+| hive-gateway | Q1 | 0 | n/a | n/a | FAIL | n/a |
+
+## Versions
+"""
+
+
+def test_peer_ratios_come_from_a_peers_table_or_are_not_judged(tmp_path: Path) -> None:
+    findings = Findings(mode="test")
+    findings.runs.append(RunResult("Q20", 32, 10, 1.0, 1, 1, 1, 1, group="gateway"))
+    label = "Q20 hot ≥ 0.5x Tailcall's (every request the same ids)"
+    cold = "Q20 cold ≥ 0.5x Tailcall's (ids in variables)"
+    verdicts = {v.target: v for v in report.evaluate(findings)}
+    assert verdicts[label].verdict == "n/a" and verdicts[cold].verdict == "n/a"
+    assert "| tailcall |" not in report.render(findings, None)
+
+    path = tmp_path / "results.md"
+    path.write_text(PEERS_TABLE)
+    findings.peers = peers.load(path)
+    assert findings.peers.rps("hive-gateway", "Q1") == 0.0
+    verdicts = {v.target: v for v in report.evaluate(findings)}
+    assert verdicts[label].verdict == "PASS" and "0.80x" in verdicts[label].measured
+    assert verdicts[cold].verdict == "FAIL" and "0.33x" in verdicts[cold].measured
+    text = report.render(report.from_json(report.to_json(findings)), None)
+    assert "| tailcall | 1,000 | 900 | - |" in text
+    with pytest.raises(ValueError):
+        peers.parse("no table here", "x.md")
 
 
 def test_the_fuzz_and_fault_soak_runs_and_meets_its_targets(tmp_path: Path) -> None:
