@@ -1,4 +1,4 @@
-"""The targets of the performance issue, judged on a bench's findings, and RESULTS.md."""
+"""RESULTS.md (and RESULTS.json) from a bench's findings; the targets are judged in ``targets``."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import orjson
 
-from bench.peers import PEER_QUERY, PeerRow, PeerTable
+from bench.peers import PeerRow, PeerTable
 from bench.profile import Profile
 from bench.session import ExactCalls, Findings, split_cores
 from bench.stats import RssSeries, RunResult
+from bench.targets import evaluate
 
 RUNS_LEGEND = " ".join(
     [
@@ -34,169 +34,6 @@ INCLUSIVE_NOTE = (
     "gathered upstream calls, uvicorn's per-request task) is sampled without the frames of "
     "the code that started it, so e.g. the whole-request share understates the request."
 )
-
-
-@dataclass
-class Verdict:
-    target: str
-    measured: str
-    verdict: str  # PASS, FAIL, or n/a (not measured in this run)
-
-
-def _rps_target(findings: Findings, name: str, floor: float, label: str) -> Verdict:
-    run = findings.find("gateway", name, 32)
-    if run is None:
-        return Verdict(label, "not measured", "n/a")
-    ok = run.rps >= floor and run.errors == 0
-    errors = f", {run.errors} errors" if run.errors else ""
-    return Verdict(label, f"{run.rps:,.0f} req/s{errors}{_context(run)}", _pf(ok))
-
-
-def _peer_ratio(findings: Findings, name: str, floor: float, peer: str, label: str) -> Verdict:
-    """jobgate ÷ a peer, both from one bench-peers run when it measured jobgate too."""
-    table = findings.peers
-    if table is None:
-        return Verdict(label, "no peers table (python -m bench --peers FILE)", "n/a")
-    query = PEER_QUERY[name]
-    theirs = table.rps(peer, query)
-    if not theirs:
-        return Verdict(label, f"{peer} {query} not measured in {table.source}", "n/a")
-    ours, where = table.rps("jobgate", query), f"one bench-peers run, {table.source}"
-    if not ours:
-        run = findings.find("gateway", name, 32)
-        if run is None:
-            return Verdict(label, "not measured", "n/a")
-        ours, where = run.rps, f"this run against {table.source}: two runs, compare with care"
-    ratio = ours / theirs
-    measured = f"{ratio:.2f}x (jobgate {ours:,.0f} ÷ {peer} {theirs:,.0f} req/s {query}; {where})"
-    return Verdict(label, measured, _pf(ratio >= floor))
-
-
-def _context(run: RunResult) -> str:
-    """How busy the gateway and the machine were: a contended run understates the gateway."""
-    parts = []
-    if run.rps_per_gateway_core is not None:
-        parts.append(f"{run.rps_per_gateway_core:,.0f} per gateway CPU-second")
-    if run.foreign_cores is not None and run.foreign_cores >= 0.25:
-        parts.append(f"other load {run.foreign_cores:.2f} cores")
-    return f" ({'; '.join(parts)})" if parts else ""
-
-
-def evaluate(findings: Findings) -> list[Verdict]:
-    hot, cold = "every request the same ids", "no two requests in flight share an id"
-    verdicts = [
-        _rps_target(findings, "Q0", 10_000, "Q0 `{__typename}` ≥ 10,000 req/s (1 worker, 1 core)"),
-        _rps_target(findings, "Q1", 2_500, f"Q1 one job ≥ 2,500 req/s (hot: {hot})"),
-        _rps_target(findings, "Q1 cold", 2_500, f"Q1 cold ≥ 2,500 req/s ({cold})"),
-        _rps_target(findings, "Q20", 230, f"Q20 twenty aliased jobs ≥ 230 req/s (hot: {hot})"),
-        _rps_target(findings, "Q20 cold", 230, f"Q20 cold ≥ 230 req/s ({cold})"),
-        _peer_ratio(findings, "Q20", 0.5, "tailcall", f"Q20 hot ≥ 0.5x Tailcall's ({hot})"),
-        _peer_ratio(
-            findings, "Q20 cold", 0.5, "tailcall", "Q20 cold ≥ 0.5x Tailcall's (ids in variables)"
-        ),
-    ]
-    q1_c1 = findings.find("gateway", "Q1", 1)
-    direct_c1 = next(
-        (r for r in findings.runs if r.group.startswith("direct") and r.connections == 1), None
-    )
-    label = "Q1 p50 overhead over a direct upstream GET ≤ 1 ms (1 connection)"
-    if q1_c1 and direct_c1:
-        overhead = q1_c1.p50_ms - direct_c1.p50_ms
-        measured = f"{overhead:.2f} ms ({q1_c1.p50_ms:.2f} - {direct_c1.p50_ms:.2f} ms)"
-        if q1_c1.foreign_cores is not None and q1_c1.foreign_cores >= 0.25:
-            measured += f" (other load {q1_c1.foreign_cores:.2f} cores)"
-        verdicts.append(Verdict(label, measured, "PASS" if overhead <= 1.0 else "FAIL"))
-    else:
-        verdicts.append(Verdict(label, "not measured", "n/a"))
-
-    label = "Upstream calls per query = distinct job ids (Q0, Q1, Q20: Data Cloud)"
-    counted = [e for e in findings.exact if e.measured is not None]
-    judged = [e for e in counted if not e.expected_by_source]
-    if judged:
-        measured = ", ".join(f"{e.query} {e.measured:g}/{e.expected}" for e in judged)
-        ok = all(e.measured == e.expected and e.problem is None for e in judged)
-        problems = "; ".join(f"{e.query}: {e.problem}" for e in judged if e.problem)
-        verdicts.append(Verdict(label, measured + (f" ({problems})" if problems else ""), _pf(ok)))
-    else:
-        verdicts.append(Verdict(label, "the upstream cannot count", "n/a"))
-    for exact in (e for e in counted if e.expected_by_source):
-        split = ", ".join(
-            f"{s} {exact.by_source.get(s, 0):g} for {n} ids"
-            for s, n in sorted(exact.expected_by_source.items())
-        )
-        extra = {
-            s: n - exact.expected_by_source.get(s, 0)
-            for s, n in exact.by_source.items()
-            if n != exact.expected_by_source.get(s, 0)
-        }
-        verdict = "PASS" if not extra and exact.problem is None else "see note"
-        detail = f" ({exact.problem})" if exact.problem else ""
-        verdicts.append(
-            Verdict(
-                f"Upstream calls for `jobs(ids:)` over {exact.expected} ids, all sources",
-                f"{exact.measured:g} calls: {split}{detail}",
-                verdict,
-            )
-        )
-
-    for name in ("Q1", "Q1 cold"):
-        c8, c64 = findings.find("gateway", name, 8), findings.find("gateway", name, 64)
-        label = f"No collapse: {name} p99 at 64 connections ≤ 4x p99 at 8"
-        if c8 and c64 and c8.p99_ms > 0:
-            ratio = c64.p99_ms / c8.p99_ms
-            measured = (
-                f"{ratio:.2f}x ({c64.p99_ms:.2f} vs {c8.p99_ms:.2f} ms; "
-                f"{c64.rps:,.0f} vs {c8.rps:,.0f} req/s)"
-            )
-            verdicts.append(Verdict(label, measured, _pf(ratio <= 4.0)))
-        else:
-            verdicts.append(Verdict(label, "not measured", "n/a"))
-
-    gateway_runs = [r for r in findings.runs if not r.group.startswith("direct")]
-    errors = sum(r.errors for r in gateway_runs)
-    where = "; ".join(
-        f"{r.group} {r.name} c{r.connections}: {r.error_detail}" for r in gateway_runs if r.errors
-    )
-    verdicts.append(
-        Verdict(
-            "0 errors (every gateway run)",
-            f"{errors} errors in {sum(r.requests for r in gateway_runs):,} requests"
-            + (f" ({where})" if where else ""),
-            _pf(errors == 0),
-        )
-    )
-    verdicts.append(
-        Verdict(
-            "RSS per worker ≤ 150 MB",
-            f"max {findings.rss_max_mb:.0f} MB" if findings.rss_max_mb else "not sampled",
-            _pf(0 < findings.rss_max_mb <= 150) if findings.rss_max_mb else "n/a",
-        )
-    )
-    label = "RSS flat over a 2-minute soak"
-    soak = findings.soak
-    if soak and soak.samples and findings.soak_run:
-        measured = (
-            f"{soak.samples[0][1]:.0f} → {soak.samples[-1][1]:.0f} MB over "
-            f"{findings.soak_run.duration_s:.0f} s (last quarter - first quarter: "
-            f"{soak.growth_mb():+.1f} MB)"
-        )
-        verdicts.append(Verdict(label, measured, _pf(soak.is_flat())))
-    else:
-        verdicts.append(Verdict(label, "not run (python -m bench --soak)", "n/a"))
-
-    label = "`--workers 2` ≥ 1.7x one worker (two cores)"
-    pairs = []
-    for name in ("Q1", "Q0"):
-        one = findings.find("workers=1, 2 cores", name)
-        two = findings.find("workers=2, 2 cores", name)
-        if one and two and one.rps > 0:
-            pairs.append((name, two.rps / one.rps, one.rps, two.rps))
-    if pairs:
-        measured = "; ".join(f"{n} {r:.2f}x ({a:,.0f} → {b:,.0f} req/s)" for n, r, a, b in pairs)
-        verdicts.append(Verdict(label, measured, _pf(pairs[0][1] >= 1.7)))
-    else:
-        verdicts.append(Verdict(label, "not measured", "n/a"))
-    return verdicts
 
 
 def _peers_section(table: PeerTable | None) -> list[str]:
@@ -224,10 +61,6 @@ def _peer_cell(table: PeerTable, server: str, query: str) -> str:
     if row is None:
         return "-"
     return "FAIL" if row.rps is None else f"{row.rps:,.0f}"
-
-
-def _pf(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 # -- RESULTS.md ---------------------------------------------------------------------------------
@@ -377,6 +210,18 @@ def from_json(raw: bytes) -> Findings:
     return Findings(**data)
 
 
+RUN_COLUMNS = [
+    "set-up", "query", "conns", "req/s", "p50 ms", "p99 ms", "errors", "upstream calls/req",
+    "RSS MB", "gateway CPU (cores)", "req/s per gateway core", "other load (cores)", "requests",
+    "load",
+]  # fmt: skip
+
+
+def _every_run(findings: Findings) -> list[str]:
+    rows = [_run_row(r) for r in findings.runs]
+    return ["## Every run", "", RUNS_LEGEND, "", _table(RUN_COLUMNS, rows)]
+
+
 def render(findings: Findings, analysis: str | None) -> str:
     env, command = findings.environment, findings.command
     out: list[str] = [
@@ -400,29 +245,7 @@ def render(findings: Findings, analysis: str | None) -> str:
         ),
         "",
         *_peers_section(findings.peers),
-        "## Every run",
-        "",
-        RUNS_LEGEND,
-        "",
-        _table(
-            [
-                "set-up",
-                "query",
-                "conns",
-                "req/s",
-                "p50 ms",
-                "p99 ms",
-                "errors",
-                "upstream calls/req",
-                "RSS MB",
-                "gateway CPU (cores)",
-                "req/s per gateway core",
-                "other load (cores)",
-                "requests",
-                "load",
-            ],
-            [_run_row(r) for r in findings.runs],
-        ),
+        *_every_run(findings),
     ]
     if any(_is_lever(r.group) for r in findings.runs):
         out += [

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench import machine, peers, profile, report, scenarios, upstreams, wrk
+from bench import machine, peers, profile, report, scenarios, targets, upstreams, wrk
 from bench.procs import BenchError, cpu_count, pin_self
 from bench.session import Findings, Session
 from bench.upstreams import Upstream
@@ -98,29 +98,17 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.render_from:
-        source = Path(args.render_from)
-        saved = report.from_json(source.read_bytes())
-        if args.peers:
-            saved.peers = peers.load(Path(args.peers))
-            source.write_bytes(report.to_json(saved))
-        write_report(saved, source.with_suffix(".md"))
-        return 0
+        return _render_again(args)
     if args.loadgen == "wrk" and not wrk.available():
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and wrk.available())
     two_cores = cpu_count() >= 2
-    gateway_cores = [0] if two_cores else None
     other_cores = list(range(1, cpu_count())) if two_cores else None
     if other_cores:
         pin_self(other_cores)
-    quick = args.quick
-    duration = args.duration or (2.0 if quick else 10.0)
-    mode = "quick" if quick else "full"
-    do_profile = not quick and not args.no_profile and profile.available()
     work = Path(tempfile.mkdtemp(prefix="jobgate-bench-"))
     findings = Findings(
-        mode=mode + (" + soak" if args.soak else ""),
+        mode=("quick" if args.quick else "full") + (" + soak" if args.soak else ""),
         started=report.now(),
         command=(
             "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
@@ -128,34 +116,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         environment=machine.environment(),
         peers=peers.load(Path(args.peers)) if args.peers else None,
     )
+    session = _session(args, findings, work, other_cores)
+    print(f"bench ({findings.mode}): {'; '.join(findings.upstreams)}; work dir {work}", flush=True)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    started = time.monotonic()
+    try:
+        _phases(args, session, other_cores)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    findings.notes.append(f"The whole run took {time.monotonic() - started:.0f} s.")
+    _finish(args, findings)
+    if args.keep:
+        print(f"logs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if any("stopped early" in n or "interrupted" in n for n in findings.notes) else 0
+
+
+def _render_again(args: argparse.Namespace) -> int:
+    source = Path(args.render_from)
+    saved = report.from_json(source.read_bytes())
+    if args.peers:
+        saved.peers = peers.load(Path(args.peers))
+        source.write_bytes(report.to_json(saved))
+    write_report(saved, source.with_suffix(".md"))
+    return 0
+
+
+def _session(
+    args: argparse.Namespace, findings: Findings, work: Path, other_cores: list[int] | None
+) -> Session:
+    quick = args.quick
+    use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and wrk.available())
+    duration = args.duration or (2.0 if quick else 10.0)
     session = Session(
         work=work,
         duration_s=duration,
         warmup_s=0.5 if quick else 2.0,
         use_wrk=use_wrk,
-        gateway_cores=gateway_cores,
+        gateway_cores=[0] if other_cores else None,
         other_cores=other_cores,
         log_level=args.gateway_log_level,
         findings=findings,
         quiet_wait_s=args.quiet_wait if args.quiet_wait is not None else (0.0 if quick else 15.0),
         busy_retries=0 if quick else args.busy_retries,
     )
-    pinning = (
+    findings.upstreams += [
         "gateway pinned to core 0 (taskset); upstream, load generator and bench on the others"
-        if two_cores
-        else "one core: nothing pinned"
-    )
-    findings.upstreams.append(pinning)
-    findings.upstreams.append(
-        "load: wrk -t1 (closed loop)" if use_wrk else "load: the bench's asyncio closed-loop client"
-    )
-    findings.upstreams.append(
-        f"{duration:g} s per measured run after a {session.warmup_s:g} s warm-up"
-    )
-    findings.upstreams.append(f"gateway log level {args.gateway_log_level}")
-    print(f"bench ({mode}): {'; '.join(findings.upstreams)}; work dir {work}", flush=True)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    started = time.monotonic()
+        if other_cores
+        else "one core: nothing pinned",
+        "load: wrk -t1 (closed loop)"
+        if use_wrk
+        else "load: the bench's asyncio closed-loop client",
+        f"{duration:g} s per measured run after a {session.warmup_s:g} s warm-up",
+        f"gateway log level {args.gateway_log_level}",
+    ]
+    return session
+
+
+def _phases(args: argparse.Namespace, session: Session, other_cores: list[int] | None) -> None:
+    """Every phase the arguments ask for; an interruption or a bench error ends them early."""
+    findings, work = session.findings, session.work
+    do_profile = not args.quick and not args.no_profile and profile.available()
     static: Upstream | None = None
     sim: Upstream | None = None
     try:
@@ -164,10 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"static upstream: {static.description} on {static.origin}", flush=True)
         scenarios.baseline(session, static, (1, 32))
         scenarios.gateway_queries(session, static, profile_s=8.0 if do_profile else 0.0)
-        if not quick and not args.no_levers:
+        if not args.quick and not args.no_levers:
             scenarios.levers(session, static)
         if not args.no_workers:
-            if two_cores:
+            if other_cores:
                 scenarios.workers(session, static)
             else:
                 findings.notes.append("One core only: the --workers 2 comparison was skipped.")
@@ -178,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sim = upstreams.start_sim(work, other_cores, per_source=50)
             findings.upstreams.append(f"simulator upstream: {sim.description}")
             print(f"simulator upstream: {sim.description}", flush=True)
-            scenarios.simulators(session, sim, mutations=100 if quick else 1000)
+            scenarios.simulators(session, sim, mutations=100 if args.quick else 1000)
     except KeyboardInterrupt:
         findings.notes.append("The run was interrupted; the figures are partial.")
         print("bench: interrupted, stopping", file=sys.stderr)
@@ -190,9 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for upstream in (static, sim):
             if upstream is not None:
                 upstream.stop()
-        signal.signal(signal.SIGTERM, previous)
-    elapsed = time.monotonic() - started
-    findings.notes.append(f"The whole run took {elapsed:.0f} s.")
+
+
+def _finish(args: argparse.Namespace, findings: Findings) -> None:
     at_end = machine.git_state()
     if at_end != findings.environment.get("jobgate"):
         # Each gateway process loads src/ when it starts: later phases ran newer code.
@@ -200,11 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"src/ changed during the run: {findings.environment.get('jobgate')} at the start, "
             f"{at_end} at the end; phases after the change measured the newer code."
         )
-    verdicts = report.evaluate(findings)
     print("\ntargets:")
-    for v in verdicts:
+    for v in targets.evaluate(findings):
         print(f"  {v.verdict:<4}  {v.target}: {v.measured}")
-    results = args.results or (None if quick else str(HERE / "RESULTS.md"))
+    results = args.results or (None if args.quick else str(HERE / "RESULTS.md"))
     if results:
         try:
             figures = Path(results).with_suffix(".json")
@@ -212,11 +233,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nwrote {figures}")
         finally:  # the figures of a long run are not lost to a bug in one of the two writers
             write_report(findings, Path(results))
-    if args.keep:
-        print(f"logs kept in {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 1 if any("stopped early" in n or "interrupted" in n for n in findings.notes) else 0
 
 
 if __name__ == "__main__":

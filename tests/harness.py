@@ -53,6 +53,19 @@ class Gateway:
     def store(self, source: str) -> Any:
         return next(v for v in self.vendors if v.source == source).store
 
+    def record_header(self, source: str, header: str) -> list[str | None]:
+        """From now on, ``header`` of every request the gateway sends to ``source``, in order."""
+        seen: list[str | None] = []
+        inner = self.faults[source].inner
+
+        class Recording(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                seen.append(request.headers.get(header))
+                return await inner.handle_async_request(request)
+
+        self.faults[source].inner = Recording()
+        return seen
+
     async def gql(
         self, query: str, variables: dict[str, Any] | None = None, **headers: str
     ) -> dict[str, Any]:

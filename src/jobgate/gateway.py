@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from jobgate.domain import ActionOutcome, ActionRequest, Job, JobError, JobId, parse_job_id
 from jobgate.domain.errors import ErrorCode
@@ -81,14 +81,7 @@ class Gateway:
         parsed, by_source = self._group(raw_ids)
         sources = list(by_source)
         answers = await gather_all([self._read_source(s, by_source[s]) for s in sources])
-        found: dict[Key, Answer] = {}
-        for source, answer in zip(sources, answers, strict=True):
-            for native_id, result in zip(by_source[source], answer, strict=True):
-                found[source, native_id] = result
-        return [
-            found[job_id.source, job_id.native_id] if isinstance(job_id, JobId) else job_id
-            for job_id in parsed
-        ]
+        return _in_order(parsed, by_source, answers)
 
     async def _read_source(self, source: str, native_ids: list[str]) -> list[Answer]:
         """One source's distinct ids: join the reads in flight, read the others in one call.
@@ -165,7 +158,6 @@ class Gateway:
         began before a write to its job finished.
         """
         parsed, by_source = self._group(raw_ids)
-        outcomes: dict[Key, ActionOutcome] = {}
         calls = list(by_source)  # each provider refuses what its rules do not offer
         written = [(s, n) for s in calls for n in by_source[s]]
         self._begin_writes(written)
@@ -175,13 +167,7 @@ class Gateway:
             )
         finally:
             self._end_writes(written)
-        for source, answer in zip(calls, answers, strict=True):
-            for native_id, outcome in zip(by_source[source], answer, strict=True):
-                outcomes[source, native_id] = outcome
-        return [
-            outcomes[job_id.source, job_id.native_id] if isinstance(job_id, JobId) else job_id
-            for job_id in parsed
-        ]
+        return _in_order(parsed, by_source, answers)
 
     def _begin_writes(self, keys: list[Key]) -> None:
         writing, flights = self._writing, self._flights
@@ -198,3 +184,23 @@ class Gateway:
             else:
                 del writing[key]
             flights.pop(key, None)
+
+
+Found = TypeVar("Found")
+
+
+def _in_order(
+    parsed: Sequence[JobId | JobError],
+    by_source: dict[str, list[str]],
+    answers: Sequence[Sequence[Found]],
+) -> list[Found | JobError]:
+    """Each id's answer in the caller's order: ``answers`` holds one list per source (in
+    ``by_source``'s order, one answer per distinct native id); a bad id keeps its own error."""
+    found: dict[Key, Found] = {}
+    for source, answer in zip(by_source, answers, strict=True):
+        for native_id, result in zip(by_source[source], answer, strict=True):
+            found[source, native_id] = result
+    return [
+        found[job_id.source, job_id.native_id] if isinstance(job_id, JobId) else job_id
+        for job_id in parsed
+    ]

@@ -39,17 +39,92 @@ MAX_OPERATION_NAMES = 200
 
 @dataclass(frozen=True)
 class Metrics:
-    graphql_requests: Counter
-    graphql_errors: Counter
-    graphql_duration: Histogram
-    upstream_calls: Counter
-    upstream_duration: Histogram
-    upstream_retries: Counter
-    upstream_retries_skipped: Counter
-    upstream_reads_coalesced: Counter
-    circuit_state: Gauge
-    circuit_transitions: Counter
-    dataloader_batch_size: Histogram
+    """Every metric, declared with its help text; ``Metrics()`` registers them (once: see
+    ``metrics()``, a second set would clash in the registry)."""
+
+    graphql_requests: Counter = field(
+        default_factory=lambda: Counter(
+            "jobgate_graphql_requests",
+            "GraphQL requests by operation name, operation type and outcome (ok or error).",
+            ["operation", "type", "outcome"],
+        )
+    )
+    graphql_errors: Counter = field(
+        default_factory=lambda: Counter(
+            "jobgate_graphql_errors",
+            "Error codes answered to GraphQL requests (GraphQL errors and payload errors).",
+            ["operation", "code"],
+        )
+    )
+    graphql_duration: Histogram = field(
+        default_factory=lambda: Histogram(
+            "jobgate_graphql_request_duration_seconds",
+            "Time to answer a GraphQL request.",
+            ["type"],
+            buckets=LATENCY_BUCKETS,
+        )
+    )
+    upstream_calls: Counter = field(
+        default_factory=lambda: Counter(
+            "jobgate_upstream_requests",
+            "Upstream call attempts by source, operation (read, search, write), method and "
+            "status: the HTTP status, or timeout, connect-error, transport-error, auth-error, "
+            "no-slot, circuit-open.",
+            ["source", "operation", "method", "status"],
+        )
+    )
+    upstream_duration: Histogram = field(
+        default_factory=lambda: Histogram(
+            "jobgate_upstream_request_duration_seconds",
+            "Latency of upstream call attempts that were sent.",
+            ["source", "operation"],
+            buckets=LATENCY_BUCKETS,
+        )
+    )
+    upstream_retries: Counter = field(
+        default_factory=lambda: Counter(
+            "jobgate_upstream_retries",
+            "Reads retried, by source and reason (HTTP status or connect-error).",
+            ["source", "reason"],
+        )
+    )
+    upstream_retries_skipped: Counter = field(
+        default_factory=lambda: Counter(
+            "jobgate_upstream_retries_skipped",
+            "Retryable failures not retried, by reason: budget, deadline or circuit.",
+            ["source", "reason"],
+        )
+    )
+    upstream_reads_coalesced: Counter = field(
+        default_factory=lambda: Counter(
+            "jobgate_upstream_reads_coalesced",
+            "Job reads answered by another request's read of the same job then in flight, "
+            "instead of an upstream call of their own.",
+            ["source"],
+        )
+    )
+    circuit_state: Gauge = field(
+        default_factory=lambda: Gauge(
+            "jobgate_upstream_circuit_state",
+            "Circuit breaker per source: 0 closed, 1 half-open, 2 open (worst live worker).",
+            ["source"],
+            multiprocess_mode="livemax",
+        )
+    )
+    circuit_transitions: Counter = field(
+        default_factory=lambda: Counter(
+            "jobgate_upstream_circuit_transitions",
+            "Circuit breaker state changes by source and new state.",
+            ["source", "state"],
+        )
+    )
+    dataloader_batch_size: Histogram = field(
+        default_factory=lambda: Histogram(
+            "jobgate_dataloader_batch_size",
+            "Job ids per DataLoader batch (one batch per request tick).",
+            buckets=BATCH_BUCKETS,
+        )
+    )
     operation_names: set[str] = field(default_factory=set)
 
     def operation_label(self, name: str | None) -> str:
@@ -71,69 +146,7 @@ class Metrics:
 @functools.cache
 def metrics() -> Metrics:
     """This process's metrics, registered with prometheus_client's default registry."""
-    return Metrics(
-        graphql_requests=Counter(
-            "jobgate_graphql_requests",
-            "GraphQL requests by operation name, operation type and outcome (ok or error).",
-            ["operation", "type", "outcome"],
-        ),
-        graphql_errors=Counter(
-            "jobgate_graphql_errors",
-            "Error codes answered to GraphQL requests (GraphQL errors and payload errors).",
-            ["operation", "code"],
-        ),
-        graphql_duration=Histogram(
-            "jobgate_graphql_request_duration_seconds",
-            "Time to answer a GraphQL request.",
-            ["type"],
-            buckets=LATENCY_BUCKETS,
-        ),
-        upstream_calls=Counter(
-            "jobgate_upstream_requests",
-            "Upstream call attempts by source, operation (read, search, write), method and "
-            "status: the HTTP status, or timeout, connect-error, transport-error, auth-error, "
-            "no-slot, circuit-open.",
-            ["source", "operation", "method", "status"],
-        ),
-        upstream_duration=Histogram(
-            "jobgate_upstream_request_duration_seconds",
-            "Latency of upstream call attempts that were sent.",
-            ["source", "operation"],
-            buckets=LATENCY_BUCKETS,
-        ),
-        upstream_retries=Counter(
-            "jobgate_upstream_retries",
-            "Reads retried, by source and reason (HTTP status or connect-error).",
-            ["source", "reason"],
-        ),
-        upstream_retries_skipped=Counter(
-            "jobgate_upstream_retries_skipped",
-            "Retryable failures not retried, by reason: budget, deadline or circuit.",
-            ["source", "reason"],
-        ),
-        upstream_reads_coalesced=Counter(
-            "jobgate_upstream_reads_coalesced",
-            "Job reads answered by another request's read of the same job then in flight, "
-            "instead of an upstream call of their own.",
-            ["source"],
-        ),
-        circuit_state=Gauge(
-            "jobgate_upstream_circuit_state",
-            "Circuit breaker per source: 0 closed, 1 half-open, 2 open (worst live worker).",
-            ["source"],
-            multiprocess_mode="livemax",
-        ),
-        circuit_transitions=Counter(
-            "jobgate_upstream_circuit_transitions",
-            "Circuit breaker state changes by source and new state.",
-            ["source", "state"],
-        ),
-        dataloader_batch_size=Histogram(
-            "jobgate_dataloader_batch_size",
-            "Job ids per DataLoader batch (one batch per request tick).",
-            buckets=BATCH_BUCKETS,
-        ),
-    )
+    return Metrics()
 
 
 Labelled = TypeVar("Labelled", Counter, Gauge, Histogram)

@@ -19,7 +19,7 @@ from bench.stats import RssSeries, RunResult, percentile, summarize
 from bench.upstreams import Upstream
 from starlette.applications import Starlette
 
-from bench import loadgen, peers, profile, queries, report, wrk
+from bench import loadgen, peers, profile, queries, report, targets, wrk
 from jobgate.config import ServerSettings, Settings
 from jobgate.simulators.suite import build_vendors
 from jobgate.web.app import create_app
@@ -186,7 +186,7 @@ def test_results_render_with_every_section() -> None:
         profile.summarize("Q1", "run (uvicorn/x.py:1);send (aiohttp/http_writer.py:2) 3")
     )
     text = report.render(report.from_json(report.to_json(findings)), "## Reading\nok")
-    verdicts = {v.target: v.verdict for v in report.evaluate(findings)}
+    verdicts = {v.target: v.verdict for v in targets.evaluate(findings)}
     assert verdicts["RSS per worker ≤ 150 MB"] == "PASS"
     assert verdicts["RSS flat over a 2-minute soak"] == "PASS"
     assert "| aiohttp | 100.0 |" in text
@@ -212,7 +212,7 @@ def test_peer_ratios_come_from_a_peers_table_or_are_not_judged(tmp_path: Path) -
     findings.runs.append(RunResult("Q20", 32, 10, 1.0, 1, 1, 1, 1, group="gateway"))
     label = "Q20 hot ≥ 0.5x Tailcall's (every request the same ids)"
     cold = "Q20 cold ≥ 0.5x Tailcall's (ids in variables)"
-    verdicts = {v.target: v for v in report.evaluate(findings)}
+    verdicts = {v.target: v for v in targets.evaluate(findings)}
     assert verdicts[label].verdict == "n/a" and verdicts[cold].verdict == "n/a"
     assert "| tailcall |" not in report.render(findings, None)
 
@@ -220,7 +220,7 @@ def test_peer_ratios_come_from_a_peers_table_or_are_not_judged(tmp_path: Path) -
     path.write_text(PEERS_TABLE)
     findings.peers = peers.load(path)
     assert findings.peers.rps("hive-gateway", "Q1") == 0.0
-    verdicts = {v.target: v for v in report.evaluate(findings)}
+    verdicts = {v.target: v for v in targets.evaluate(findings)}
     assert verdicts[label].verdict == "PASS" and "0.80x" in verdicts[label].measured
     assert verdicts[cold].verdict == "FAIL" and "0.33x" in verdicts[cold].measured
     text = report.render(report.from_json(report.to_json(findings)), None)

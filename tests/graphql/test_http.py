@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from jobgate.config import ServerSettings
@@ -134,15 +133,7 @@ async def test_healthz(gw: Gateway) -> None:
 
 
 async def test_request_id_goes_to_upstreams(gw: Gateway) -> None:
-    seen: list[str | None] = []
-    inner = gw.faults["ingest"].inner
-
-    class Recording(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            seen.append(request.headers.get("x-request-id"))
-            return await inner.handle_async_request(request)
-
-    gw.faults["ingest"].inner = Recording()
+    seen = gw.record_header("ingest", "x-request-id")
     await gw.client.post("/graphql", json={"query": QUERY}, headers={"x-request-id": "abc-1"})
     # The Salesforce token, its exchange for a Data Cloud token, then the read: all carry it.
     assert seen == ["abc-1"] * 3

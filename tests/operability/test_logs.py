@@ -9,7 +9,6 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import orjson
 
 from jobgate.logs import JsonFormatter
@@ -43,16 +42,8 @@ def lines(out: io.StringIO) -> list[dict[str, Any]]:
 
 
 async def test_request_and_upstream_lines_share_the_request_id() -> None:
-    seen: list[str | None] = []
     async with harness.gateway() as gw:
-        inner = gw.faults["ingest"].inner
-
-        class Recording(httpx.AsyncBaseTransport):
-            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-                seen.append(request.headers.get("x-request-id"))
-                return await inner.handle_async_request(request)
-
-        gw.faults["ingest"].inner = Recording()
+        seen = gw.record_header("ingest", "x-request-id")
         gw.faults["ingest"].add(Fault("GET", JOB_PATH, "status", status=503, times=1))
         with captured_logs() as out:
             body = await gw.gql(

@@ -137,18 +137,7 @@ class WorkflowManagerStore:
             "dueDate": None,
             "endDate": None,
             "ownedBy": assigned_to,
-            "currentSteps": [
-                {
-                    "stepId": step_id,
-                    "stepName": steps[step_id],
-                    "assignedType": assigned_type,
-                    "assignedTo": assigned_to,
-                    "canSkip": False,
-                    "manualHold": False,
-                    "holdScheduledRelease": None,
-                    "dependencies": False,
-                }
-            ],
+            "currentSteps": [_current_step(step_id, steps[step_id], assigned_type, assigned_to)],
             "holds": [],
         }
         self.jobs[job_id] = job
@@ -280,3 +269,16 @@ def create_in(store: WorkflowManagerStore, scenario: str) -> str:
     elif scenario != "open":
         raise ValueError(f"unknown Workflow Manager scenario {scenario!r}")
     return str(store.add(f"Scenario {scenario}", **where)["jobId"])
+
+
+def _current_step(step_id: str, name: str, assigned_type: str, assigned_to: str) -> dict[str, Any]:
+    return {
+        "stepId": step_id,
+        "stepName": name,
+        "assignedType": assigned_type,
+        "assignedTo": assigned_to,
+        "canSkip": False,
+        "manualHold": False,
+        "holdScheduledRelease": None,
+        "dependencies": False,
+    }
