@@ -7,6 +7,7 @@ A small aiohttp server on 127.0.0.1 stands in for an upstream; the client side i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -24,7 +25,7 @@ from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.domain.data_cloud import DATA_CLOUD
 from jobgate.internals.httpx import UpstreamClient
 from jobgate.simulators.fault_proxy import FaultProxy, WireFault
-from jobgate.upstream.channel import WriteUncertain, build_channel
+from jobgate.upstream.channel import Channel, WriteUncertain, build_channel
 from jobgate.upstream.transport import WholeBodyTransport, production_transport
 
 Handler = Callable[[web.Request], Any]
@@ -258,6 +259,19 @@ def keep_alive_app() -> Starlette:
     return app
 
 
+@contextlib.asynccontextmanager
+async def _production_channel_behind(app: Any) -> AsyncIterator[tuple[FaultProxy, Channel]]:
+    """The production channel (aiohttp transport, no read retries) to ``app`` on a real socket,
+    through a FaultProxy."""
+    async with FaultProxy(app) as proxy:
+        source = settings(await proxy.start(), retries=0)
+        http = build_channel(source, production_transport(source))
+        try:
+            yield proxy, http
+        finally:
+            await http.aclose()
+
+
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "POST"])
 @pytest.mark.parametrize("kind", ["drop-before", "drop-after"])
 async def test_a_write_whose_kept_alive_connection_drops_is_sent_once(
@@ -266,35 +280,22 @@ async def test_a_write_whose_kept_alive_connection_drops_is_sent_once(
     """aiohttp re-sends PUT and DELETE on a new connection when a reused one drops; jobgate
     must not: the first may have been applied (drop-after) and a second would apply it again."""
     app = keep_alive_app()
-    async with FaultProxy(app) as proxy:
-        base = await proxy.start()
-        source = settings(base, retries=0)
-        http = build_channel(source, production_transport(source))
-        try:
-            first = await http.get("/jobs/1")  # opens the connection the write will reuse
-            assert first.status_code == 200
-            proxy.add(WireFault(method, "/jobs/1", kind))
-            with pytest.raises(WriteUncertain) as lost:
-                await http.write(method, "/jobs/1", json={"state": "Cancelled"})
-        finally:
-            await http.aclose()
+    async with _production_channel_behind(app) as (proxy, http):
+        first = await http.get("/jobs/1")  # opens the connection the write will reuse
+        assert first.status_code == 200
+        proxy.add(WireFault(method, "/jobs/1", kind))
+        with pytest.raises(WriteUncertain) as lost:
+            await http.write(method, "/jobs/1", json={"state": "Cancelled"})
     assert proxy.count(method) == 1, "the write reached the upstream more than once"
     assert app.state.applied == ([method] if kind == "drop-after" else [])
     assert lost.value.error.code is ErrorCode.OUTCOME_UNKNOWN
 
 
 async def test_a_read_whose_kept_alive_connection_drops_may_be_sent_again() -> None:
-    app = keep_alive_app()
-    async with FaultProxy(app) as proxy:
-        base = await proxy.start()
-        source = settings(base, retries=0)
-        http = build_channel(source, production_transport(source))
-        try:
-            await http.get("/jobs/1")
-            proxy.add(WireFault("GET", "/jobs/1", "drop-before"))
-            again = await http.get("/jobs/1")
-        finally:
-            await http.aclose()
+    async with _production_channel_behind(keep_alive_app()) as (proxy, http):
+        await http.get("/jobs/1")
+        proxy.add(WireFault("GET", "/jobs/1", "drop-before"))
+        again = await http.get("/jobs/1")
     assert again.status_code == 200
     assert proxy.count("GET") == 3
 
