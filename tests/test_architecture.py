@@ -27,6 +27,7 @@ RANKS = {
     "metrics": 2,
     "upstream": 3,
     "providers": 4,
+    "listing": 5,  # searchJobs over the providers; the gateway offers it
     "gateway": 5,
     "graphql": 6,
     "simulators": 6,  # honest vendors: they share the domain's rules and the config's shapes

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobgate.config import ConfigError, Settings, load_settings
+from jobgate.listing import CURSOR_KEY_ENV
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -175,6 +177,8 @@ def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, An
     os.environ["JOBGATE_CONFIG"] = path
     os.environ[WORKER_LOG_LEVEL] = log_level
     owned = []
+    # One key for every worker's searchJobs cursors: a page's cursor may reach another worker.
+    os.environ.setdefault(CURSOR_KEY_ENV, secrets.token_hex(32))
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Fresh per run: values left by an earlier run would be summed into this one's.
         owned.append(tempfile.mkdtemp(prefix="jobgate-metrics-"))

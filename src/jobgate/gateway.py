@@ -16,7 +16,9 @@ from typing import TypeAlias, TypeVar
 from jobgate.domain import ActionOutcome, ActionRequest, Job, JobError, JobId, parse_job_id
 from jobgate.domain.errors import ErrorCode
 from jobgate.domain.ids import MAX_ID_LENGTH
+from jobgate.domain.listing import JobFilter
 from jobgate.domain.principal import Principal
+from jobgate.listing import Connection, Cursors, Lister
 from jobgate.metrics import metrics
 from jobgate.providers.base import JobProvider
 from jobgate.providers.fanout import gather_all
@@ -33,10 +35,12 @@ class Gateway:
         providers: Mapping[str, JobProvider],
         *,
         coalesce_reads: Mapping[str, bool] | None = None,
+        lister: Lister | None = None,
     ) -> None:
         """``coalesce_reads``: per source, whether concurrent reads of a job share one upstream
         read (``[sources.<name>] coalesce_reads``); a source not named there does."""
         self.providers = dict(providers)
+        self.lister = lister or Lister(Cursors.keyed(None), listing={})
         self.restricted = False  # a view for a principal limited to some sources
         # Shared by every view scoped() makes (copy.copy keeps these references): reads and
         # writes in flight are the process's, whoever's request started them.
@@ -56,6 +60,12 @@ class Gateway:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(p.aclose() for p in self.providers.values()))
+
+    async def search_jobs(self, job_filter: JobFilter, first: int, after: str | None) -> Connection:
+        """One page of ``searchJobs`` over this view's sources (``jobgate.listing``)."""
+        return await self.lister.search(
+            self.providers, job_filter, first, after, restricted=self.restricted
+        )
 
     def parse(self, raw_id: str) -> JobId | JobError:
         source, colon, _ = raw_id.partition(":")

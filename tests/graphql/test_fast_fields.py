@@ -83,6 +83,8 @@ def test_every_field_keeps_strawberrys_resolver_or_reads_its_attribute() -> None
             "allowedActions",
             "details",
             "warnings",
+            "createdAt",
+            "updatedAt",
         }
     )
     # Every field with a resolver of its own keeps Strawberry's: the roots but job/jobs.

@@ -94,6 +94,8 @@ _SERVER_TYPES: dict[str, type] = {
     "probe_sources": bool,
     "fast_paths": bool,
     "document_cache": bool,
+    "max_page_size": int,
+    "cursor_secret": str,
 }
 
 
@@ -104,6 +106,10 @@ def _server(keys: dict[str, Any], file: str, environ: Mapping[str, str]) -> Serv
             raise ConfigError(file, "unknown key", key=f"[server] {key}")
         value = expand(raw, file, None, f"[server] {key}", environ)
         values[key] = typed(value, _SERVER_TYPES[key], file, None, f"[server] {key}")
+    if "max_page_size" in values and not 1 <= values["max_page_size"] <= 1000:
+        raise ConfigError(file, "must be between 1 and 1000", key="[server] max_page_size")
+    if len(values.get("cursor_secret", "x" * 16)) < 16:
+        raise ConfigError(file, "must be at least 16 characters", key="[server] cursor_secret")
     if "port" in values and not 0 < values["port"] < 65536:
         raise ConfigError(file, "must be between 1 and 65535", key="[server] port")
     if "csrf_header" in values and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", values["csrf_header"]):

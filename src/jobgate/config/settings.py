@@ -56,6 +56,10 @@ class ServerSettings:
     fast_paths: bool = True
     # Parsed and validated documents (and constant answers) kept, up to 16 MB.
     document_cache: bool = True
+    max_page_size: int = 100  # searchJobs(first:) at most this
+    # Signs searchJobs cursors. Unset: a random key per start (`jobgate serve --workers N`
+    # shares one among its workers), so cursors do not outlive a restart.
+    cursor_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,7 @@ class SourceSettings:
     breaker_failures: int = 5  # consecutive failed calls that open the circuit
     breaker_cooldown: float = 30.0  # seconds an open circuit fails fast before a probe
     coalesce_reads: bool = True  # concurrent reads of one job share one upstream read
+    listing: bool = True  # searchJobs lists this source (false: only when named, as refused)
     max_answer_bytes: int = 4_000_000  # an upstream answer longer than this is not read
     # The vendor's own keys (its ``SourceKeys.options``), as the config file gave them.
     options: Mapping[str, OptionValue] = field(default_factory=dict)

@@ -28,6 +28,7 @@ COMMON_KEYS = frozenset(
         "breaker_failures",
         "breaker_cooldown",
         "coalesce_reads",
+        "listing",
         "max_answer_bytes",
     }
 )
@@ -39,6 +40,7 @@ _SOURCE_TYPES: dict[str, type] = {
     "breaker_failures": int,
     "breaker_cooldown": float,
     "coalesce_reads": bool,
+    "listing": bool,
     "max_answer_bytes": int,
 }
 _URL_KEYS = ("base_url", "token_url", "login_url")

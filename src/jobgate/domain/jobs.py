@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from jobgate.domain.errors import ErrorCode
@@ -69,6 +70,9 @@ class Job:
     allowed_actions: frozenset[JobAction]
     details: JobDetails
     warnings: tuple[JobWarning, ...] = ()
+    # When the vendor says the job was made and last changed; None where it has no such field.
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def id(self) -> str:

@@ -6,7 +6,7 @@ mutation runs before writing both come from the same table, so they cannot disag
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from jobgate.domain.errors import ErrorCode, JobError
@@ -39,6 +39,13 @@ class StateTable:
 
     def status_of(self, state: str) -> JobStatus:
         return self.statuses.get(state, self.unknown_status)
+
+    def states_of(self, statuses: Collection[JobStatus] | None) -> frozenset[str] | None:
+        """The vendor states that map to any of ``statuses`` (None: no condition), for a
+        filter pushed into a vendor's list request."""
+        if statuses is None or self.unknown_status in statuses:
+            return None  # states this table does not know may map to it: not expressible
+        return frozenset(s for s, status in self.statuses.items() if status in statuses)
 
     def allowed_actions(self, state: str) -> frozenset[JobAction]:
         return self.allowed.get(state, frozenset())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +18,7 @@ from jobgate.graphql.details import SCHEMA_PROVIDERS
 from jobgate.graphql.enums import provider_enum
 from jobgate.graphql.errors import JobLookupError
 from jobgate.graphql.inputs import UpdateJobInput
+from jobgate.graphql.listing import JobConnection, JobFilterInput, search_jobs
 from jobgate.graphql.types import (
     JobPayload,
     JobType,
@@ -88,6 +90,20 @@ class Query:
     @strawberry.field(description="The jobs in the order of `ids`; null where not found.")
     async def jobs(self, ids: list[strawberry.ID], info: Ctx) -> list[JobType | None]:
         return await _jobs(info.context, ids)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Jobs from every source, a page at a time: sources in config order, each "
+        "in its vendor's order. A source that fails is named in `sourceErrors`; the others "
+        "are still listed."
+    )
+    async def search_jobs(
+        self,
+        info: Ctx,
+        job_filter: Annotated[JobFilterInput | None, strawberry.argument(name="filter")] = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> JobConnection:
+        return await search_jobs(info, job_filter, 20 if first is None else first, after)
 
     @strawberry.field(description="The configured upstream accounts and their health.")
     def sources(self, info: Ctx) -> list[SourceType]:

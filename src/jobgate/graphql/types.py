@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from datetime import datetime
 
 import strawberry
 
@@ -46,6 +47,13 @@ class JobType:
         description="What the gateway could not find out about this job (an auxiliary read "
         "failed) and which actions it therefore does not offer; empty when all is known.",
     )
+    created_at: datetime | None = strawberry.field(
+        default=None, description="When the vendor says the job was made; null if it does not."
+    )
+    updated_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the vendor says the job last changed; null if it does not say.",
+    )
 
     @classmethod
     def from_domain(cls, job: Job) -> JobType:
@@ -59,6 +67,8 @@ class JobType:
             allowed_actions=_in_order(job.allowed_actions),
             details=details_from_domain(job),
             warnings=tuple(JobWarningType(code=w.code, message=w.message) for w in job.warnings),
+            created_at=job.created_at,
+            updated_at=job.updated_at,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 import httpx
@@ -16,6 +17,7 @@ from jobgate.domain import (
     JobFailure,
     Provider,
 )
+from jobgate.domain.listing import ListPage, ListQuery
 from jobgate.domain.rules import StateTable, unsupported
 from jobgate.providers.confirm import Change, perform_change
 from jobgate.upstream.channel import Channel
@@ -37,6 +39,11 @@ class JobProvider(Protocol):
     @property
     def rules(self) -> StateTable: ...
 
+    @property
+    def knows_update_times(self) -> bool:
+        """Whether its jobs say when they last changed (``Job.updated_at``)."""
+        ...
+
     async def read_jobs(self, native_ids: Sequence[str]) -> list[Job | JobError | None]:
         """Each job, ``None`` where the upstream says it does not exist."""
         ...
@@ -52,6 +59,11 @@ class JobProvider(Protocol):
         """One cheap read that shows the source answers and accepts its credentials."""
         ...
 
+    async def list_jobs(self, query: ListQuery) -> ListPage | JobError:
+        """Up to ``query.limit`` jobs from vendor position ``query.offset``, in the vendor's
+        order, with the query's filters pushed into the vendor's request where it has them."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -60,6 +72,7 @@ class HttpProvider:
 
     provider: ClassVar[Provider]
     rules: ClassVar[StateTable]
+    knows_update_times: ClassVar[bool] = False
 
     def __init__(self, source: str, http: Channel) -> None:
         self.source = source
@@ -77,6 +90,19 @@ class HttpProvider:
         if isinstance(change, JobError):
             return [change] * len(native_ids)
         return await perform_change(change, native_ids, resume=request.resume)
+
+    async def list_jobs(self, query: ListQuery) -> ListPage | JobError:
+        """The adapter's ``list_page``; a failed call is its contract error."""
+        try:
+            return await self.list_page(query)
+        except JobFailure as failure:
+            return failure.error
+
+    async def list_page(self, query: ListQuery) -> ListPage:
+        """One call (or the few the vendor's paging needs) to its list or search endpoint."""
+        raise JobFailure(
+            JobError(ErrorCode.UNSUPPORTED_ACTION, f"{self.provider.label} jobs cannot be listed.")
+        )
 
     def change_for(self, request: ActionRequest) -> Change | JobError:
         """The adapter's ``Change`` for an action its rules offer, or why the request's own
@@ -147,3 +173,16 @@ def optional_int(body: Mapping[str, Any], key: str) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return None
+
+
+def optional_time(body: Mapping[str, Any], key: str) -> datetime | None:
+    """An ISO 8601 timestamp (``2021-06-10T13:25:40.000Z``), in UTC when it names no zone;
+    None when absent or not a timestamp (a read never fails on a date)."""
+    value = body.get(key)
+    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -35,10 +35,17 @@ from jobgate.domain.bigchange import (
     update_mismatches,
     update_refusal,
 )
-from jobgate.providers.base import HttpProvider, optional_int, optional_text, text_field
+from jobgate.domain.listing import ListPage, ListQuery
+from jobgate.providers.base import (
+    HttpProvider,
+    malformed,
+    optional_int,
+    optional_text,
+    text_field,
+)
 from jobgate.providers.bigchange_types import Found, JobTypeLoader
 from jobgate.providers.confirm import Change, Write
-from jobgate.providers.fanout import for_each
+from jobgate.providers.fanout import for_each, gather_all
 from jobgate.upstream.channel import Channel, build_channel
 from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, client_credentials, credentials_for
@@ -47,6 +54,7 @@ log = logging.getLogger("jobgate.upstream")
 
 JOBS_PATH = "/v1/jobs"
 JOB_TYPES_PATH = "/v1/jobTypes"
+MAX_PAGE = 1000
 # Upstream field names in 422 errors -> the names the caller used in UpdateJobInput.
 _FIELD_NAMES = {"contactPersonId": "primaryContactId"}
 
@@ -71,8 +79,26 @@ class BigChangeProvider(HttpProvider):
 
     async def read_job(self, native_id: str) -> Job | None:
         body = await self.get_object(f"{JOBS_PATH}/{native_id}")
-        if body is None:
-            return None
+        return None if body is None else await self._typed_job(body)
+
+    async def list_page(self, query: ListQuery) -> ListPage:
+        """``GET /v1/jobs?pageNumber&pageSize`` (pages numbered from 1, pageSize ≤ 1000) →
+        ``{"items": [...]}``. It takes no status filter: the gateway filters. A position that is
+        not a page boundary reads the page holding it and keeps the rest of that page."""
+        size = max(1, min(query.limit, MAX_PAGE))
+        number, skip = divmod(query.offset, size)
+        params = {"pageNumber": str(number + 1), "pageSize": str(size)}
+        response = await self.http.get(JOBS_PATH, params=params)
+        if response.status_code != 200:
+            raise JobFailure(self.error(response))
+        items = self.http.json_object(response).get("items")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise malformed(self.source, "a job list without an 'items' list")
+        jobs = await gather_all([self._typed_job(item) for item in items[skip:]])
+        return ListPage(query.offset, jobs, end=len(items) < size)
+
+    async def _typed_job(self, body: Mapping[str, Any]) -> Job:
+        """The job with its type's results (one read per type, shared: ``job_types``)."""
         type_id = optional_int(body, "typeId")
         found = None if type_id is None else await self.job_types.load(type_id)
         if isinstance(found, JobError):

@@ -23,7 +23,14 @@ from jobgate.domain.content_hub import (
     Labels,
     rule_key,
 )
-from jobgate.providers.base import HttpProvider, optional_int, optional_text, text_field
+from jobgate.domain.listing import ListPage, ListQuery
+from jobgate.providers.base import (
+    HttpProvider,
+    malformed,
+    optional_int,
+    optional_text,
+    text_field,
+)
 from jobgate.providers.confirm import Change, Write
 from jobgate.providers.fanout import for_each
 from jobgate.upstream.channel import build_channel
@@ -31,6 +38,7 @@ from jobgate.upstream.credentials import Grant, bearer
 from jobgate.upstream.grants import TokenEndpoint, credentials_for, password_then_refresh
 
 JOBS_PATH = "/api/fetchjobs"
+MAX_PAGE = 100
 AUTH_HEADERS = {"bearer": "Authorization", "x-auth-token": "X-Auth-Token"}
 
 
@@ -55,6 +63,30 @@ class ContentHubProvider(HttpProvider):
             return None
         body = await self.get_object(f"{JOBS_PATH}/{native_id}")
         return None if body is None else self.job_from(body, native_id)
+
+    async def list_page(self, query: ListQuery) -> ListPage:
+        """``GET /api/fetchjobs?skip&take&state=`` (undocumented; ``listing = false`` where a
+        tenant lacks it) → ``{"items", "total_items", "returned_items"}``. ``state`` takes one
+        state: it is sent when the wanted statuses come from one state (the gateway still
+        filters, e.g. a Completed job that failed)."""
+        params = {"skip": str(query.offset), "take": str(min(query.limit, MAX_PAGE))}
+        keys = RULES.states_of(query.statuses)
+        if keys is not None:
+            states = {key.partition(":")[0] for key in keys}
+            if not states:
+                return ListPage(query.offset, [], end=True)
+            if len(states) == 1:
+                params["state"] = states.pop()
+        response = await self.http.get(JOBS_PATH, params=params)
+        if response.status_code != 200:
+            raise JobFailure(self.error(response))
+        body = self.http.json_object(response)
+        items, total = body.get("items"), optional_int(body, "total_items")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise malformed(self.source, "a fetch-job list without an 'items' list")
+        seen = query.offset + len(items)
+        end = not items or (total is not None and seen >= total)
+        return ListPage(query.offset, [self.job_from(item) for item in items], end=end)
 
     def change_for(self, request: ActionRequest) -> Change:
         return CancelFetchJob(request.action, self)  # the one action the rules offer

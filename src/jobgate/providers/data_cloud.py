@@ -9,9 +9,17 @@ from typing import Any
 import httpx
 
 from jobgate.config import SourceSettings
-from jobgate.domain import ActionRequest, ErrorCode, Job, JobError
+from jobgate.domain import ActionRequest, ErrorCode, Job, JobError, JobFailure
 from jobgate.domain.data_cloud import DATA_CLOUD, RULES, TARGET_STATE, DataCloudDetails
-from jobgate.providers.base import HttpProvider, optional_int, optional_text, text_field
+from jobgate.domain.listing import ListPage, ListQuery
+from jobgate.providers.base import (
+    HttpProvider,
+    malformed,
+    optional_int,
+    optional_text,
+    optional_time,
+    text_field,
+)
 from jobgate.providers.confirm import Change, Open, Proven, Verdict, Write
 from jobgate.providers.fanout import for_each
 from jobgate.upstream.channel import build_channel
@@ -19,6 +27,9 @@ from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, credentials_for, salesforce_exchange
 
 JOBS_PATH = "/api/v1/ingest/jobs"
+MAX_PAGE = 100  # the list's limit: 20 by default, at most 100
+# The values the list's `states` parameter takes (InProgress is not one of them).
+FILTERABLE_STATES = frozenset({"Open", "UploadComplete", "Failed", "Aborted", "JobComplete"})
 
 # Salesforce errorCode values that say more than the HTTP status does.
 _CODES = {
@@ -32,6 +43,7 @@ _CODES = {
 class DataCloudProvider(HttpProvider):
     provider = DATA_CLOUD
     rules = RULES
+    knows_update_times = True  # systemModstamp
 
     async def probe_call(self) -> httpx.Response:
         return await self.http.get(JOBS_PATH, params={"limit": "1"})
@@ -43,6 +55,27 @@ class DataCloudProvider(HttpProvider):
         body = await self.get_object(f"{JOBS_PATH}/{native_id}")
         return None if body is None else self.job_from(body)
 
+    async def list_page(self, query: ListQuery) -> ListPage:
+        """``GET /jobs?limit&offset&orderBy=createdDate&states=``: ``{"data": [...]}``, no total.
+
+        ``orderBy=createdDate`` because the default order, ``systemModstamp``, moves a job each
+        time it changes, and a listing paged by offset would then skip or repeat jobs."""
+        limit = min(query.limit, MAX_PAGE)
+        params = {"limit": str(limit), "offset": str(query.offset), "orderBy": "createdDate"}
+        states = RULES.states_of(query.statuses)
+        if states is not None:
+            if not states:
+                return ListPage(query.offset, [], end=True)
+            if states <= FILTERABLE_STATES:  # the others are filtered by the gateway
+                params["states"] = ",".join(sorted(states))
+        response = await self.http.get(JOBS_PATH, params=params)
+        if response.status_code != 200:
+            raise JobFailure(self.error(response))
+        data = self.http.json_object(response).get("data")
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise malformed(self.source, "a job list without a 'data' list of jobs")
+        return ListPage(query.offset, [self.job_from(j) for j in data], end=len(data) < limit)
+
     def change_for(self, request: ActionRequest) -> Change:
         return MoveJobState(request.action, self)  # close or abort: a move to TARGET_STATE
 
@@ -52,7 +85,9 @@ class DataCloudProvider(HttpProvider):
         return error if code is None else replace(error, code=code)
 
     def job_from(self, body: Mapping[str, Any]) -> Job:
-        state = text_field(self.source, body, "state")
+        # The Get All Jobs page's example spells a listed job's state "states".
+        key = "state" if "state" in body or "states" not in body else "states"
+        state = text_field(self.source, body, key)
         return Job(
             source=self.source,
             native_id=text_field(self.source, body, "id"),
@@ -60,6 +95,8 @@ class DataCloudProvider(HttpProvider):
             status=RULES.status_of(state),
             provider_status=state,
             allowed_actions=RULES.allowed_actions(state),
+            created_at=optional_time(body, "createdDate"),
+            updated_at=optional_time(body, "systemModstamp"),
             details=DataCloudDetails(
                 object=optional_text(body, "object") or "",
                 operation=optional_text(body, "operation") or "",

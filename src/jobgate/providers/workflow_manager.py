@@ -34,8 +34,10 @@ from jobgate.domain import (
     JobAction,
     JobError,
     JobFailure,
+    JobStatus,
     JobWarning,
 )
+from jobgate.domain.listing import ListPage, ListQuery
 from jobgate.domain.workflow_manager import (
     DEFAULT_RUNNING_STATUSES,
     MANAGE_TYPES,
@@ -53,6 +55,7 @@ from jobgate.providers.base import (
     malformed,
     optional_int,
     optional_text,
+    optional_time,
     text_field,
 )
 from jobgate.providers.confirm import Change, Open, Refused, Verdict, Write
@@ -65,6 +68,7 @@ _MISSING_JOB = re.compile(r"invalid job ?id|job .*(does not exist|not found)", r
 _BAD_TOKEN = re.compile(r"invalid token|token required|token expired", re.IGNORECASE)
 _NOT_FOUND_TYPES = {"InvalidJobId", "JobNotFound"}
 _TOKEN_CODES = {"498", "499"}  # ArcGIS: invalid or expired token, token required
+MAX_PAGE = 1000  # the search's num
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,36 @@ class WorkflowManagerProvider(HttpProvider):
             except JobFailure as failure:
                 jobs.append(failure.error)
         return jobs
+
+    async def list_page(self, query: ListQuery) -> ListPage:
+        """``POST /jobs/search`` for the ids, newest first, then each job read as ``job`` reads
+        it (diagrams once per page): the search answers only the fields it is asked for, and
+        the current steps that decide the actions are not among them. ``closed=0|1`` is pushed
+        into ``q`` when the wanted statuses are all open or all closed."""
+        limit = max(1, min(query.limit, MAX_PAGE))
+        search: dict[str, Any] = {
+            "fields": ["jobId"],
+            "start": query.offset,
+            "num": limit,
+            "sortFields": [{"field": "createdDate", "sortOrder": "Desc"}],
+        }
+        closed = _closed_condition(query.statuses)
+        if closed == "none":
+            return ListPage(query.offset, [], end=True)
+        if closed:
+            search["q"] = closed
+        response = await self.http.search("/jobs/search", json=search)
+        body = self.http.json_object(response) if response.status_code == 200 else {}
+        if response.status_code != 200 or isinstance(body.get("error"), dict):
+            raise JobFailure(self.error(response))
+        rows, next_start = body.get("results"), optional_int(body, "nextStart")
+        if not isinstance(rows, list) or not all(isinstance(r, list) and r for r in rows):
+            raise malformed(self.source, "a search answer without 'results' rows")
+        found = await self.read_jobs([str(row[0]) for row in rows])
+        if failed := next((j for j in found if isinstance(j, JobError)), None):
+            raise JobFailure(failed)
+        jobs = [j for j in found if not isinstance(j, JobError)]
+        return ListPage(query.offset, jobs, end=next_start is None or next_start < 0)
 
     async def _get_job(self, native_id: str) -> dict[str, Any] | None:
         response = await self.http.get(f"/jobs/{native_id}")
@@ -190,6 +224,8 @@ class WorkflowManagerProvider(HttpProvider):
             allowed_actions=RULES.allowed_actions(key),
             details=details,
             warnings=warnings,
+            created_at=optional_time(body, "createdDate"),
+            updated_at=optional_time(body, "lastUpdated"),
         )
 
     def _steps(self, raw: object) -> tuple[CurrentStep, ...]:
@@ -284,6 +320,18 @@ class ManageJobs(Change):
             return Open(JobError(ErrorCode.INVALID_STATE, said, upstream_status=200), True)
         said = f"Source '{source}' answered the {verb} without a 'success' flag."
         return Open(JobError(ErrorCode.OUTCOME_UNKNOWN, said, upstream_status=200))
+
+
+def _closed_condition(statuses: Collection[JobStatus] | None) -> str:
+    """The search's ``q`` for the wanted statuses: closed jobs are CLOSED, open ones anything
+    else; "none" when no job can match (nothing is asked)."""
+    if statuses is None:
+        return ""
+    closed = JobStatus.CLOSED in statuses
+    open_ = bool(set(RULES.statuses.values()) - {JobStatus.CLOSED} & set(statuses))
+    if closed and open_:
+        return ""
+    return "closed=1" if closed else "closed=0" if open_ else "none"
 
 
 def _flag(body: Mapping[str, Any], key: str) -> bool | None:

@@ -49,6 +49,9 @@ PATCH_TARGETS = {"Open": {"UploadComplete", "Aborted"}}
 # What processing does on its own once a job is closed.
 PROCESSING = {"UploadComplete": "InProgress", "InProgress": "JobComplete"}
 DELETABLE = {"UploadComplete", "JobComplete", "Aborted", "Failed"}
+# The list's `states` takes these (the Get All Jobs page: not InProgress); `orderBy` a job field.
+LISTABLE_STATES = frozenset({"Open", "UploadComplete", "Failed", "Aborted", "JobComplete"})
+ORDER_FIELDS = frozenset({"systemModstamp", "createdDate"})
 
 INVALID_STATE = [
     {
@@ -264,8 +267,17 @@ def create_app(
             return _error(400, "INVALID_INPUT", "limit and offset must be integers.")
         if not 1 <= limit <= 100 or offset < 0:
             return _error(400, "INVALID_INPUT", "limit must be between 1 and 100.")
-        wanted = {s for s in request.query_params.get("states", "").split(",") if s}
+        query = request.query_params
+        # Older API versions spell them `state` and `orderby`.
+        listed = query.get("states", query.get("state", ""))
+        wanted = {s for s in listed.split(",") if s}
+        if unknown := wanted - LISTABLE_STATES:
+            return _error(400, "INVALID_INPUT", f"Unknown job state: {sorted(unknown)[0]}.")
+        order = query.get("orderBy", query.get("orderby", "systemModstamp"))
+        if order not in ORDER_FIELDS:
+            return _error(400, "INVALID_INPUT", f"Cannot order jobs by {order}.")
         jobs = [j for j in store.jobs.values() if not wanted or j["state"] in wanted]
+        jobs.sort(key=lambda job: (job[order], job["createdDate"]))  # stable: insertion order
         return json_response({"data": jobs[offset : offset + limit]})
 
     async def one_job(request: Request) -> Response:

@@ -118,6 +118,20 @@ def _clause(text: str) -> Callable[[dict[str, Any]], bool] | None:
     return None
 
 
+def _sort_fields(raw: object) -> list[tuple[str, bool]] | None:
+    """``[{"field": "createdDate", "sortOrder": "Desc"}]`` as (field, descending) pairs."""
+    if not isinstance(raw, list):
+        return None
+    order = []
+    for entry in raw:
+        if not isinstance(entry, dict) or entry.get("field") not in JOB_FIELDS:
+            return None
+        if entry.get("sortOrder", "Asc") not in ("Asc", "Desc"):
+            return None
+        order.append((str(entry["field"]), entry.get("sortOrder") == "Desc"))
+    return order
+
+
 def search(store: WorkflowManagerStore, body: Any) -> Response:
     if not isinstance(body, dict):
         return _bad_json("The search body must be a JSON object.")
@@ -133,6 +147,11 @@ def search(store: WorkflowManagerStore, body: Any) -> Response:
     if any(t is None for t in tests):
         return _bad_json(f"Unsupported query '{q}'.")
     found = [j for j in store.jobs.values() if all(t(j) for t in tests if t is not None)]
+    order = _sort_fields(body.get("sortFields", []))
+    if order is None:
+        return _bad_json("sortFields must be a list of {field, sortOrder: Asc|Desc}.")
+    for name, descending in reversed(order):  # stable sorts: the first field decides first
+        found.sort(key=lambda job: (job.get(name) is None, str(job.get(name))), reverse=descending)
     page = found[start : start + num]
     more = start + num < len(found)
     return json_response(

@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from jobgate.config import Settings, SourceSettings, load_settings
 from jobgate.gateway import Gateway
 from jobgate.graphql.schema import build_schema
+from jobgate.listing import Cursors, Lister
 from jobgate.metrics import worker_exiting
 from jobgate.providers.registry import build_provider
 from jobgate.redaction import register
@@ -72,6 +73,8 @@ def create_app(
     endpoint = GraphQLEndpoint(schema, settings.server)
     if settings.auth.jwt is not None and isinstance(settings.auth.jwt.key, str):
         register([settings.auth.jwt.key])  # an HS256 secret: never in an answer or a log
+    if settings.server.cursor_secret:
+        register([settings.server.cursor_secret])
     app = Starlette(routes=_routes(settings, endpoint), lifespan=_lifespan(transport_factory))
     # The Principal is recorded before the route (and its Idempotency-Key guard) runs.
     app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings.auth))
@@ -115,6 +118,11 @@ def _lifespan(
         app.state.gateway = Gateway(
             providers,
             coalesce_reads={name: s.coalesce_reads for name, s in settings.sources.items()},
+            lister=Lister(
+                Cursors.keyed(settings.server.cursor_secret),
+                listing={name: s.listing for name, s in settings.sources.items()},
+                max_page=settings.server.max_page_size,
+            ),
         )
         app.state.idempotency = build_store(settings.idempotency, settings.server)
         probing = settings.server.probe_sources
@@ -135,10 +143,11 @@ def _lifespan(
 
 def demo_app() -> Starlette:
     """The embedded demo: every simulator in-process behind ``httpx.ASGITransport``."""
-    from jobgate.simulators.demo import demo_settings, demo_transport_factory
+    from jobgate.simulators.demo import demo_settings, demo_transport_factory, populate
     from jobgate.simulators.suite import build_vendors
 
     vendors = build_vendors()
+    populate(vendors)
     return create_app(demo_settings(vendors), transport_factory=demo_transport_factory(vendors))
 
 
