@@ -50,6 +50,9 @@ class ProviderCase:
     request_for: Callable[[JobAction, Any, str], ActionRequest] = lambda action, store, native_id: (
         ActionRequest(action)
     )
+    # The vendor's list or search endpoint (searchJobs).
+    list_method: str = "GET"
+    list_path: str = ""
 
     def writes(self, faults: FaultyTransport) -> int:
         return sum(faults.calls(m, self.write_path) for m in self.write_methods)
@@ -93,6 +96,7 @@ CASES: list[ProviderCase] = [
         write_methods=("PATCH", "DELETE"),
         write_path=r".*/api/v1/ingest/jobs/[^/]+",
         missing_id="7505e000009ZZZZAAW",
+        list_path=r".*/api/v1/ingest/jobs",
         token_path=r".*/services/(oauth2|a360)/token",
         expire_tokens=_expire,
         token_lifetime=_set_lifetime,
@@ -105,6 +109,7 @@ CASES: list[ProviderCase] = [
         write_methods=("PUT", "POST", "DELETE"),
         write_path=r".*/api/fetchjobs(/[^/]+)?",
         missing_id="999999",
+        list_path=r".*/api/fetchjobs",
         token_path=r".*/oauth/token",
         expire_tokens=_expire,
         token_lifetime=_set_lifetime,
@@ -117,6 +122,7 @@ CASES: list[ProviderCase] = [
         write_methods=("PATCH", "PUT"),
         write_path=r".*/v1/jobs/\d+(/result|/start)?",
         missing_id="424242",
+        list_path=r".*/v1/jobs",
         token_path=r".*/auth/tokens",
         expire_tokens=_expire,
         token_lifetime=_set_lifetime,
@@ -130,6 +136,8 @@ CASES: list[ProviderCase] = [
         write_methods=("POST",),
         write_path=r".*/jobs/(manage|[^/]+/action)",
         missing_id="jNoSuch1",
+        list_method="POST",
+        list_path=r".*/jobs/search",
         token_path=r".*/oauth2/token",
         expire_tokens=_expire,
         token_lifetime=_set_lifetime,

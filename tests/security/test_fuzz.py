@@ -20,10 +20,11 @@ from hypothesis_graphql import Mode, from_schema
 
 import graphql
 from jobgate.domain.errors import ErrorCode
+from jobgate.graphql.errors import INVALID_CURSOR
 from jobgate.graphql.schema import build_schema
 from jobgate.web.app import demo_app
 
-CONTRACT_CODES = {code.value for code in ErrorCode}
+CONTRACT_CODES = {code.value for code in ErrorCode} | {INVALID_CURSOR}
 MASKED = re.compile(r"Internal error \(request id [0-9a-f]{32}\)\.")
 DEMO_IDS = [
     "ingest:7505e000001NLkPAAW",

@@ -7,6 +7,10 @@ from typing import Any
 from graphql import GraphQLError
 from jobgate.domain import JobError
 
+# A GraphQL error code of the contract that is not a JobErrorCode: a searchJobs cursor this
+# gateway did not issue for this filter.
+INVALID_CURSOR = "INVALID_CURSOR"
+
 
 class JobLookupError(GraphQLError):
     """A query's failed lookup: the field is null and this error says why."""

@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from jobgate.domain import ErrorCode, JobStatus
 from jobgate.domain.listing import JobFilter
 from jobgate.graphql.context import Context
+from jobgate.graphql.errors import INVALID_CURSOR
 from jobgate.graphql.types import JobErrorType, JobType
 from jobgate.listing import Connection, InvalidCursor
 
@@ -96,5 +97,5 @@ async def search_jobs(
     try:
         found = await context.gateway.search_jobs(chosen, first, after)
     except InvalidCursor as refused:
-        raise _error(str(refused), "INVALID_CURSOR") from None
+        raise _error(str(refused), INVALID_CURSOR) from None
     return JobConnection.from_domain(found)

@@ -84,8 +84,8 @@ class BigChangeProvider(HttpProvider):
     async def list_page(self, query: ListQuery) -> ListPage:
         """``GET /v1/jobs?pageNumber&pageSize`` (pages numbered from 1, pageSize ≤ 1000) →
         ``{"items": [...]}``. It takes no status filter: the gateway filters. A position that is
-        not a page boundary reads the page holding it and keeps the rest of that page."""
-        size = max(1, min(query.limit, MAX_PAGE))
+        not a page boundary reads the one page that holds all of the positions asked for."""
+        size = _covering_page_size(query.offset, max(1, min(query.limit, MAX_PAGE)))
         number, skip = divmod(query.offset, size)
         params = {"pageNumber": str(number + 1), "pageSize": str(size)}
         response = await self.http.get(JOBS_PATH, params=params)
@@ -94,8 +94,10 @@ class BigChangeProvider(HttpProvider):
         items = self.http.json_object(response).get("items")
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise malformed(self.source, "a job list without an 'items' list")
-        jobs = await gather_all([self._typed_job(item) for item in items[skip:]])
-        return ListPage(query.offset, jobs, end=len(items) < size)
+        wanted = items[skip : skip + query.limit]
+        jobs = await gather_all([self._typed_job(item) for item in wanted])
+        end = len(items) < size and skip + len(wanted) == len(items)
+        return ListPage(query.offset, jobs, end=end)
 
     async def _typed_job(self, body: Mapping[str, Any]) -> Job:
         """The job with its type's results (one read per type, shared: ``job_types``)."""
@@ -300,3 +302,12 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> BigC
     return BigChangeProvider(
         settings.name, build_channel(settings, transport, credentials=credentials)
     )
+
+
+def _covering_page_size(offset: int, limit: int) -> int:
+    """The smallest page size from ``limit`` up whose one page holds positions ``offset`` to
+    ``offset + limit - 1`` (BigChange pages by number, not by offset)."""
+    for size in range(limit, MAX_PAGE + 1):
+        if offset // size == (offset + limit - 1) // size:
+            return size
+    return limit  # past the largest page: the page holding ``offset``, and the next call

@@ -139,7 +139,7 @@ class DataCloudStore:
 
 def seed(store: DataCloudStore) -> None:
     """Sample jobs in every state, with stable ids the README and tests can use."""
-    day = "2026-11-0{}T09:{}:00.000Z"
+    day = "2026-11-0{}T09:{:02d}:00.000Z"
     store.add("Open", job_id="7505e000001NLkPAAW", created=day.format(2, 15))
     store.add("Open", object="Account", job_id="7505e000001NLkQAAW", created=day.format(3, 20))
     store.add(
