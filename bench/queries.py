@@ -49,6 +49,17 @@ def q_jobs(job_ids: Sequence[str]) -> str:
     return f"{{ jobs(ids: [{ids}]) {{ {JOB_FIELDS} }} }}"
 
 
+def q_search(sources: Sequence[str] | None, first: int) -> tuple[str, dict[str, Any]]:
+    """One searchJobs page: ``first`` jobs from ``sources`` (None: every source)."""
+    query = (
+        "query Search($filter: JobFilter, $first: Int) { searchJobs(filter: $filter, "
+        f"first: $first) {{ edges {{ cursor node {{ {JOB_FIELDS} }} }} "
+        "pageInfo { hasNextPage endCursor } sourceErrors { source code message } } }"
+    )
+    chosen = None if sources is None else {"sources": list(sources)}
+    return query, {"filter": chosen, "first": first}
+
+
 def mutation(field: str, job_id: str) -> str:
     return (
         f'mutation {{ {field}(id: "{job_id}") '
@@ -77,6 +88,9 @@ def answer_problem(raw: bytes, *, expect_jobs: int | None = None) -> str | None:
     for value in data.values():
         if isinstance(value, dict) and value.get("error"):
             return f"payload error {value['error'].get('code')}: {value['error'].get('message')}"
+        if isinstance(value, dict) and value.get("sourceErrors"):
+            first = value["sourceErrors"][0]
+            return f"source error {first.get('source')} {first.get('code')}: {first.get('message')}"
     if expect_jobs is not None:
         found = sum(1 for job in _jobs_in(data) if job is not None)
         if found != expect_jobs:
@@ -87,7 +101,9 @@ def answer_problem(raw: bytes, *, expect_jobs: int | None = None) -> str | None:
 def _jobs_in(data: dict[str, Any]) -> list[Any]:
     jobs: list[Any] = []
     for value in data.values():
-        if isinstance(value, list):
+        if isinstance(value, dict) and isinstance(value.get("edges"), list):
+            jobs.extend(edge.get("node") for edge in value["edges"])
+        elif isinstance(value, list):
             jobs.extend(value)
         else:
             jobs.append(value)
@@ -96,4 +112,4 @@ def _jobs_in(data: dict[str, Any]) -> list[Any]:
 
 def has_errors(raw: bytes) -> bool:
     """The cheap check used under load: does the answer carry GraphQL or payload errors?"""
-    return b'"errors":[' in raw or (b'"error":{' in raw)
+    return b'"errors":[' in raw or b'"error":{' in raw or b'"sourceErrors":[{' in raw

@@ -212,10 +212,38 @@ def simulators(session: Session, upstream: Upstream, *, mutations: int) -> None:
             upstream=upstream,
             gateway=gateway,
         )
+        listing(session, upstream, gateway, sources)
         mutation_cycle(session, upstream, gateway, mutations)
         session.findings.rss_max_mb = max(session.findings.rss_max_mb, gateway.sampler.max_mb)
     finally:
         gateway.stop()
+
+
+# The list calls a 20-job searchJobs page needs from each vendor's paging: one list call, but
+# Workflow Manager's search answers only ids, so its twenty jobs are read as job() reads them.
+SEARCH_CALLS = {"data-cloud": 1, "content-hub": 1, "bigchange": 1, "workflow-manager": 21}
+
+
+def listing(session: Session, upstream: Upstream, gateway: Gateway, sources: list[str]) -> None:
+    """searchJobs: a 20-job page of each source alone, and 100 jobs across the sources."""
+    for source in sources:
+        query, variables = queries.q_search([source], 20)
+        page = queries.body(query, variables)
+        expected = SEARCH_CALLS.get(upstream.providers.get(source, ""), 1)
+        session.exact_calls(
+            gateway, upstream, f"search20 {source}", page, expected, expect_jobs=20,
+            expected_by_source={source: expected},
+        )  # fmt: skip
+        session.measure(
+            "gateway (sim)", f"search20 {source}", gateway.target(page), 16,
+            upstream=upstream, gateway=gateway,
+        )  # fmt: skip
+    query, variables = queries.q_search(None, 100)
+    across = queries.body(query, variables)
+    session.measure(
+        "gateway (sim)", "search100 all", gateway.target(across), 8, upstream=upstream,
+        gateway=gateway,
+    )  # fmt: skip
 
 
 def mutation_cycle(session: Session, upstream: Upstream, gateway: Gateway, count: int) -> None:

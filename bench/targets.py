@@ -123,7 +123,8 @@ def _calls_by_source(exact: ExactCalls) -> Verdict:
     }
     detail = f" ({exact.problem})" if exact.problem else ""
     return Verdict(
-        f"Upstream calls for `jobs(ids:)` over {exact.expected} ids, all sources",
+        f"Upstream calls for `{exact.query}`, per source (expected: what the ids or the "
+        "vendor's paging need)",
         f"{exact.measured:g} calls: {split}{detail}",
         "PASS" if not extra and exact.problem is None else "see note",
     )

@@ -259,7 +259,8 @@ def start_sim(work: Path, cores: Sequence[int] | None, per_source: int = 20) -> 
     direct_path = ""
     headers: tuple[tuple[str, str], ...] = ()
     dc = next((s for s, p in providers.items() if p == "data-cloud"), None)
-    if dc is not None and info["ids"].get(dc):
+    # The direct GET needs a fixed token; a Data Cloud source that signs in has none to share.
+    if dc is not None and info["ids"].get(dc) and "token" in info["options"][dc]:
         native = info["ids"][dc][0].partition(":")[2]
         direct_path = f"{info['mounts'][dc]}{static_jobs.JOBS_PATH}/{native}"
         headers = (("Authorization", f"Bearer {info['options'][dc]['token']}"),)

@@ -58,6 +58,21 @@ def create_app(store: ToyStore) -> Starlette:
         job = store.jobs.get(request.path_params["id"])
         return json_response(job) if job else json_response({"message": "no such job"}, 404)
 
+    async def listing(request: Request) -> Response:
+        """``GET /jobs?offset&limit`` → ``{"jobs": [...], "more": bool}``, oldest first."""
+        if (refusal := refused(request)) is not None:
+            return refusal
+        try:
+            offset = int(request.query_params.get("offset", "0"))
+            limit = int(request.query_params.get("limit", "10"))
+        except ValueError:
+            return json_response({"message": "offset and limit are numbers"}, 400)
+        if offset < 0 or not 1 <= limit <= 50:
+            return json_response({"message": "offset >= 0, limit 1 to 50"}, 400)
+        jobs = list(store.jobs.values())
+        page = jobs[offset : offset + limit]
+        return json_response({"jobs": page, "more": offset + limit < len(jobs)})
+
     async def stop(request: Request) -> Response:
         if (refusal := refused(request)) is not None:
             return refusal
@@ -72,6 +87,7 @@ def create_app(store: ToyStore) -> Starlette:
     app = Starlette(
         routes=[
             Route("/token", token, methods=["POST"]),
+            Route("/jobs", listing, methods=["GET"]),
             Route("/jobs/{id}", read, methods=["GET"]),
             Route("/jobs/{id}/stop", stop, methods=["POST"]),
         ]

@@ -19,6 +19,14 @@ from tests.contract.test_credentials import (
     test_a_change_never_waits_on_a_token_it_does_not_need,
     test_several_expiry_periods_under_load_fail_no_call,
 )
+from tests.contract.test_listing import (
+    test_a_failing_list_call_is_a_source_error_with_the_contract_code,
+    test_a_status_filter_lists_exactly_the_jobs_with_that_status,
+    test_cursors_are_refused_when_tampered_foreign_or_garbage,
+    test_listed_jobs_equal_the_jobs_read_by_id,
+    test_pages_tile_the_whole_set,
+    test_pages_tile_while_jobs_change_between_them,
+)
 from tests.contract.test_provider_contract import (
     test_allowed_actions_agree_with_what_the_upstream_accepts,
     test_read_faults_map_to_codes,
@@ -40,6 +48,7 @@ TOY_CASE = ProviderCase(
     write_methods=("POST",),
     write_path=r".*/jobs/[^/]+/stop",
     missing_id="999",
+    list_path=r".*/jobs",
     token_path=r".*/token",
     expire_tokens=lambda store: store.tokens.expire_all(),
     token_lifetime=lambda store, seconds: setattr(store.tokens, "lifetime", seconds),
@@ -69,6 +78,12 @@ CONTRACT = (
     test_write_is_never_repeated_when_its_answer_is_lost,
     test_several_expiry_periods_under_load_fail_no_call,
     test_a_change_never_waits_on_a_token_it_does_not_need,
+    test_pages_tile_the_whole_set,
+    test_pages_tile_while_jobs_change_between_them,
+    test_a_status_filter_lists_exactly_the_jobs_with_that_status,
+    test_a_failing_list_call_is_a_source_error_with_the_contract_code,
+    test_cursors_are_refused_when_tampered_foreign_or_garbage,
+    test_listed_jobs_equal_the_jobs_read_by_id,
 )
 
 
