@@ -196,7 +196,12 @@ async def test_a_failing_list_call_is_a_source_error_with_the_contract_code(
     case: ProviderCase,
 ) -> None:
     sim, _ = populated(case, 5)
-    for status, code in ((503, ErrorCode.UPSTREAM_UNAVAILABLE), (429, ErrorCode.RATE_LIMITED)):
+    for status, code in (
+        (503, ErrorCode.UPSTREAM_UNAVAILABLE),
+        (429, ErrorCode.RATE_LIMITED),
+        (403, ErrorCode.FORBIDDEN),
+        (401, ErrorCode.UNAUTHENTICATED),
+    ):
         async with adapter(sim, retries=0) as (provider, faults):
             _fail_lists(faults, case, status)
             page = await lister().search({provider.source: provider}, JobFilter(), 5, None)
@@ -204,6 +209,15 @@ async def test_a_failing_list_call_is_a_source_error_with_the_contract_code(
         [problem] = page.source_errors
         assert problem.source == provider.source
         assert problem.error.code is code, problem.error
+
+
+async def test_a_list_call_past_its_timeout_is_upstream_timeout(case: ProviderCase) -> None:
+    sim, _ = populated(case, 3)
+    async with adapter(sim, retries=0, timeout=0.2) as (provider, faults):
+        faults.add(Fault(case.list_method, case.list_path, "delay", delay=1.0, times=-1))
+        page = await lister().search({provider.source: provider}, JobFilter(), 5, None)
+    [problem] = page.source_errors
+    assert problem.error.code is ErrorCode.UPSTREAM_TIMEOUT, problem.error
 
 
 def _fail_lists(faults: FaultyTransport, case: ProviderCase, status: int) -> None:
