@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias, TypeVar
 
 from jobgate.domain import ActionOutcome, ActionRequest, Job, JobError, JobId, parse_job_id
@@ -41,6 +41,8 @@ class Gateway:
         read (``[sources.<name>] coalesce_reads``); a source not named there does."""
         self.providers = dict(providers)
         self.lister = lister or Lister(Cursors.keyed(None), listing={})
+        # Told every outcome of a change (live updates: jobgate.watch), shared by every view.
+        self.outcome_listeners: list[Callable[[ActionOutcome], None]] = []
         self.restricted = False  # a view for a principal limited to some sources
         # Shared by every view scoped() makes (copy.copy keeps these references): reads and
         # writes in flight are the process's, whoever's request started them.
@@ -177,7 +179,11 @@ class Gateway:
             )
         finally:
             self._end_writes(written)
-        return _in_order(parsed, by_source, answers)
+        outcomes = _in_order(parsed, by_source, answers)
+        for listener in self.outcome_listeners:
+            for outcome in outcomes:
+                listener(outcome)
+        return outcomes
 
     def _begin_writes(self, keys: list[Key]) -> None:
         writing, flights = self._writing, self._flights

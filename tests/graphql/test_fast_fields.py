@@ -22,6 +22,7 @@ from jobgate.graphql.context import Context
 from jobgate.graphql.details.data_cloud import DataCloudJobDetails
 from jobgate.graphql.execution import Executor
 from jobgate.graphql.schema import Mutation, Query, build_schema, resolve_job, resolve_jobs
+from jobgate.graphql.subscription import Subscription
 from jobgate.internals import strawberry as fast_fields
 from jobgate.simulators.suite import build_vendors
 from tests import harness
@@ -32,7 +33,7 @@ STRAWBERRY_RESOLVERS = {"_get_basic_result", "_resolver", "_async_resolver"}
 
 def strawberry_schema() -> strawberry.Schema:
     """The schema as Strawberry builds it: every resolver Strawberry's own."""
-    return strawberry.Schema(query=Query, mutation=Mutation)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
 
 
 def object_types(schema: GraphQLSchema) -> dict[str, GraphQLObjectType]:
@@ -57,6 +58,10 @@ def test_every_field_keeps_strawberrys_resolver_or_reads_its_attribute() -> None
         for field_name, field in type_.fields.items():
             before = reference[type_name].fields[field_name]
             assert str(field.type) == str(before.type)
+            if type_name == "Subscription":
+                # Strawberry's own: `subscribe` runs the resolver, `resolve` passes each event on.
+                assert field.subscribe is not None and not is_fast(field)
+                continue
             if (type_name, field_name) in roots:
                 assert field.resolve is roots[type_name, field_name]
             elif is_fast(field):
@@ -89,9 +94,10 @@ def test_every_field_keeps_strawberrys_resolver_or_reads_its_attribute() -> None
     )
     # Every field with a resolver of its own keeps Strawberry's: the roots but job/jobs.
     assert not any(is_fast(f) for f in fast["Mutation"].fields.values())
+    assert not any(is_fast(f) for f in fast["Subscription"].fields.values())
     assert getattr(fast["Query"].fields["sources"].resolve, "__name__", None) == "_resolver"
     # Every other type's fields are plain attributes.
-    for type_name in fast.keys() - {"Query", "Mutation"}:
+    for type_name in fast.keys() - {"Query", "Mutation", "Subscription"}:
         assert {(type_name, f) for f in fast[type_name].fields} <= got_fast, type_name
 
 

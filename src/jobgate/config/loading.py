@@ -95,6 +95,8 @@ _SERVER_TYPES: dict[str, type] = {
     "fast_paths": bool,
     "document_cache": bool,
     "max_page_size": int,
+    "max_subscriptions_per_connection": int,
+    "max_live_connections_per_client": int,
     "cursor_secret": str,
 }
 

@@ -57,6 +57,9 @@ class ServerSettings:
     # Parsed and validated documents (and constant answers) kept, up to 16 MB.
     document_cache: bool = True
     max_page_size: int = 100  # searchJobs(first:) at most this
+    # Live updates (jobUpdated over WebSocket or SSE).
+    max_subscriptions_per_connection: int = 20
+    max_live_connections_per_client: int = 10
     # Signs searchJobs cursors. Unset: a random key per start (`jobgate serve --workers N`
     # shares one among its workers), so cursors do not outlive a restart.
     cursor_secret: str | None = field(default=None, repr=False)
@@ -86,6 +89,7 @@ class SourceSettings:
     breaker_cooldown: float = 30.0  # seconds an open circuit fails fast before a probe
     coalesce_reads: bool = True  # concurrent reads of one job share one upstream read
     listing: bool = True  # searchJobs lists this source (false: only when named, as refused)
+    poll_interval: float = 5.0  # jobUpdated: seconds between reads of the watched jobs
     max_answer_bytes: int = 4_000_000  # an upstream answer longer than this is not read
     # The vendor's own keys (its ``SourceKeys.options``), as the config file gave them.
     options: Mapping[str, OptionValue] = field(default_factory=dict)

@@ -29,6 +29,7 @@ COMMON_KEYS = frozenset(
         "breaker_cooldown",
         "coalesce_reads",
         "listing",
+        "poll_interval",
         "max_answer_bytes",
     }
 )
@@ -41,6 +42,7 @@ _SOURCE_TYPES: dict[str, type] = {
     "breaker_cooldown": float,
     "coalesce_reads": bool,
     "listing": bool,
+    "poll_interval": float,
     "max_answer_bytes": int,
 }
 _URL_KEYS = ("base_url", "token_url", "login_url")

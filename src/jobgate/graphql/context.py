@@ -13,6 +13,7 @@ from jobgate.domain.principal import ANONYMOUS, Principal
 from jobgate.gateway import Gateway
 from jobgate.metrics import metrics
 from jobgate.upstream.resilience import CircuitBreaker
+from jobgate.watch import Watcher
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Context:
     principal: Principal = ANONYMOUS
     # Retrying an Idempotency-Key whose earlier attempt may have applied the mutation.
     resuming: bool = False
+    # Live updates (jobUpdated); None where the app runs none.
+    watcher: Watcher | None = None
     job_loader: DataLoader[str, Job | JobError | None] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ and kept in a bounded cache, then executed. Measured on Q0 ``{__typename}``, Str
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
@@ -25,6 +26,7 @@ from graphql import (
     execute,
     parse,
     specified_rules,
+    subscribe,
     validate,
 )
 from jobgate.config import ServerSettings
@@ -125,6 +127,28 @@ class Executor:
         if has_long_number(document):
             return Prepared(document, long_number=True)
         return Prepared(document, tuple(validate(self.schema, document, self.rules)))
+
+    async def subscribe(
+        self,
+        prepared: Prepared,
+        *,
+        variables: dict[str, Any] | None,
+        context: Any,
+        operation_name: str | None,
+    ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
+        """A subscription's stream of results, or the result that says why it cannot start."""
+        if prepared.document is None or prepared.errors:
+            return ExecutionResult(None, list(prepared.errors))
+        result = subscribe(
+            self.schema,
+            prepared.document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation_name,
+        )
+        if isawaitable(result):
+            result = await result
+        return result
 
     async def execute(
         self,

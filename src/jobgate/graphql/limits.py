@@ -181,8 +181,6 @@ def inspect_operation(
             return Inspection(problem=f"No operation named {operation_name[:100]!r}.")
         chosen = named[0]
     name = chosen.name.value if chosen.name else None
-    if chosen.operation is OperationType.SUBSCRIPTION:
-        return Inspection(chosen.operation, "Subscriptions are not supported.", name)
     if long_number:
         return Inspection(
             chosen.operation, f"A number literal is longer than {MAX_NUMBER_LENGTH} digits.", name

@@ -19,6 +19,7 @@ from jobgate.graphql.enums import provider_enum
 from jobgate.graphql.errors import JobLookupError
 from jobgate.graphql.inputs import UpdateJobInput
 from jobgate.graphql.listing import JobConnection, JobFilterInput, search_jobs
+from jobgate.graphql.subscription import Subscription
 from jobgate.graphql.types import (
     JobPayload,
     JobType,
@@ -191,7 +192,7 @@ def build_schema(*, fast_paths: bool = True) -> strawberry.Schema:
             f"vendor {', '.join(late)} was registered after jobgate.graphql was imported: "
             "its jobs could not be answered. Register vendors before importing the schema."
         )
-    schema = strawberry.Schema(query=Query, mutation=Mutation)
+    schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
     if fast_paths:
         fast_fields.install(
             schema, root_resolvers={("Query", "job"): resolve_job, ("Query", "jobs"): resolve_jobs}

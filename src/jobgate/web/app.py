@@ -17,7 +17,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from jobgate.config import Settings, SourceSettings, load_settings
@@ -29,10 +29,12 @@ from jobgate.providers.registry import build_provider
 from jobgate.redaction import register
 from jobgate.upstream.channel import collect_channels
 from jobgate.upstream.transport import production_transport
+from jobgate.watch import Watcher
 from jobgate.web.answers import internal_error
 from jobgate.web.auth import Authenticator, AuthMiddleware
 from jobgate.web.endpoint import GraphQLEndpoint
 from jobgate.web.idempotency import build_store
+from jobgate.web.live import end_streams_on_signal
 from jobgate.web.operator import (
     breakers_by_source,
     healthz,
@@ -70,14 +72,15 @@ def create_app(
 ) -> Starlette:
     """Build the gateway app; ``transport_factory`` is the seam tests and demo mode use."""
     schema = build_schema(fast_paths=settings.server.fast_paths)
-    endpoint = GraphQLEndpoint(schema, settings.server)
+    authenticator = Authenticator(settings.auth)
+    endpoint = GraphQLEndpoint(schema, settings.server, authenticator)
     if settings.auth.jwt is not None and isinstance(settings.auth.jwt.key, str):
         register([settings.auth.jwt.key])  # an HS256 secret: never in an answer or a log
     if settings.server.cursor_secret:
         register([settings.server.cursor_secret])
     app = Starlette(routes=_routes(settings, endpoint), lifespan=_lifespan(transport_factory))
     # The Principal is recorded before the route (and its Idempotency-Key guard) runs.
-    app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings.auth))
+    app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_exception_handler(Exception, internal_error)  # a JSON 500, never a traceback
     if settings.file is not None and not settings.auth.enabled:
         log.warning("%s has no [auth]: anyone who can reach the gateway may use it", settings.file)
@@ -92,6 +95,7 @@ def _routes(settings: Settings, endpoint: GraphQLEndpoint) -> list[BaseRoute]:
     graphql_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes: list[BaseRoute] = [
         Route("/graphql", HandlerApp(endpoint.handle), methods=graphql_methods, name="graphql"),
+        WebSocketRoute("/graphql", endpoint.live.websocket),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
@@ -124,12 +128,19 @@ def _lifespan(
                 max_page=settings.server.max_page_size,
             ),
         )
+        app.state.watcher = Watcher(
+            app.state.gateway.read_jobs,
+            intervals={name: s.poll_interval for name, s in settings.sources.items()},
+        )
+        app.state.gateway.outcome_listeners.append(app.state.watcher.outcome)
         app.state.idempotency = build_store(settings.idempotency, settings.server)
         probing = settings.server.probe_sources
         app.state.probed = asyncio.create_task(probe_sources(providers)) if probing else None
         try:
-            yield
+            with end_streams_on_signal(app.state.watcher):
+                yield
         finally:
+            await app.state.watcher.aclose()
             if app.state.probed is not None:
                 app.state.probed.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -16,9 +16,9 @@ from typing import Any
 
 import strawberry
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError
 from graphql import OperationType as Operation  # a parsed document's (not Strawberry's)
 from jobgate.config import MUTATION_GRACE, ServerSettings
 from jobgate.domain.principal import READ, WRITE, Principal
@@ -29,10 +29,11 @@ from jobgate.graphql.execution import Executor, Prepared
 from jobgate.graphql.limits import Inspection, inspect_operation
 from jobgate.internals.strawberry import graphiql_page
 from jobgate.web.answers import GRAPHQL_RESPONSE, JSON, json_answer
-from jobgate.web.auth import principal_of
+from jobgate.web.auth import Authenticator, principal_of
 from jobgate.web.csrf import csrf_refusal
 from jobgate.web.deadlines import SharedTimeout
 from jobgate.web.idempotency.guard import IdempotencyGuard
+from jobgate.web.live import SSE, Live, LiveLimits, client_of, wants_events
 from jobgate.web.observe import error_codes, payload_codes
 from jobgate.web.params import (
     BadRequest,
@@ -64,7 +65,9 @@ class Run:
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: strawberry.Schema, server: ServerSettings) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, server: ServerSettings, authenticator: Authenticator
+    ) -> None:
         self.executor = Executor(schema, server)
         self.server = server
         self.timeouts = SharedTimeout(server.request_timeout)
@@ -74,6 +77,14 @@ class GraphQLEndpoint:
         self.mutation_timeouts = SharedTimeout(server.request_timeout + MUTATION_GRACE)
         self.idempotency = IdempotencyGuard()
         self.ide_html = graphiql_page() if server.graphiql else None
+        self.live = Live(
+            self.executor,
+            server,
+            authenticator,
+            make_context=self._live_context,
+            format_result=self.format_result,
+            limits=LiveLimits(server.max_live_connections_per_client),
+        )
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -97,7 +108,7 @@ class GraphQLEndpoint:
             params = await from_body(request, received, self.server.max_body_bytes)
         else:
             raise BadRequest(405, "GraphQL takes GET or POST.", {"Allow": "GET, POST"})
-        answer_as = media_type(received)
+        answer_as = SSE if wants_events(received) else media_type(received)
         principal = principal_of(request)
         # Parsed and validated once (cached by the document's text), for every use below.
         prepared = self.executor.prepare(params[0])
@@ -107,6 +118,15 @@ class GraphQLEndpoint:
             note_codes(["BAD_REQUEST"])
             status = 400 if answer_as == GRAPHQL_RESPONSE else 200
             return json_answer({"errors": [{"message": inspection.problem}]}, status, answer_as)
+        if answer_as == SSE:
+            return self._stream(request, params, principal)
+        if inspection.operation is Operation.SUBSCRIPTION:
+            raise BadRequest(
+                400,
+                "A subscription needs a WebSocket (graphql-transport-ws) or a request that "
+                "accepts text/event-stream.",
+                code="BAD_REQUEST",
+            )
         run = Run(
             params,
             prepared,
@@ -136,15 +156,28 @@ class GraphQLEndpoint:
         )
 
     def _context(self, request: Request, principal: Principal) -> Context:
-        gateway: Gateway = request.app.state.gateway
+        return self._live_context(request.app.state, principal, request_id_of(request.scope))
+
+    def _live_context(self, state: Any, principal: Principal, request_id: str) -> Context:
+        gateway: Gateway = state.gateway
         return Context(
             gateway=gateway.scoped(principal),
             principal=principal,
             server=self.server,
-            request_id=request_id_of(request.scope),
-            breakers=getattr(request.app.state, "breakers", {}),
+            request_id=request_id,
+            breakers=getattr(state, "breakers", {}),
             resuming=False,
+            watcher=getattr(state, "watcher", None),
         )
+
+    def _stream(self, request: Request, params: Params, principal: Principal) -> Response:
+        """GraphQL over SSE: the operation's results as events, however long it runs."""
+        client = client_of(principal, request.client.host if request.client else None)
+        events = self.live.sse_events(
+            params, principal, request_id_of(request.scope), request.app.state, client
+        )
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events, media_type=SSE, headers=headers)
 
     async def _execute(self, run: Run, resuming: bool) -> Response:
         query, variables, operation_name = run.params
@@ -161,12 +194,9 @@ class GraphQLEndpoint:
                 )
         except TimeoutError:
             return self._timed_out(run)
-        # Parse, validation and variable errors come before execution (no path): then the
-        # answer has no "data" at all, as the GraphQL spec asks.
-        executed = result.data is not None or any(e.path for e in result.errors or ())
-        body: dict[str, Any] = {"data": result.data} if executed else {}
+        body = self.format_result(result, run.context.request_id)
+        executed = "data" in body
         if result.errors:
-            body["errors"] = [self._format(e, run.context.request_id) for e in result.errors]
             note_codes(error_codes(body["errors"]))
         if run.mutation:
             note_codes(payload_codes(result.data))
@@ -174,6 +204,16 @@ class GraphQLEndpoint:
         if run.media_type == GRAPHQL_RESPONSE and not executed:
             status = 400  # the request never executed: a document or variables error
         return json_answer(body, status, run.media_type)
+
+    def format_result(self, result: ExecutionResult, request_id: str) -> dict[str, Any]:
+        """An execution result as the answer's JSON object (unexpected errors masked)."""
+        # Parse, validation and variable errors come before execution (no path): then the
+        # answer has no "data" at all, as the GraphQL spec asks.
+        executed = result.data is not None or any(e.path for e in result.errors or ())
+        body: dict[str, Any] = {"data": result.data} if executed else {}
+        if result.errors:
+            body["errors"] = [self._format(e, request_id) for e in result.errors]
+        return body
 
     def _timed_out(self, run: Run) -> Response:
         request_id = run.context.request_id
