@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -43,6 +44,7 @@ from jobgate.web.operator import (
     readyz,
 )
 from jobgate.web.scope import RequestScope
+from jobgate.web.sockets import serve_socket
 
 log = logging.getLogger("jobgate")
 
@@ -95,7 +97,7 @@ def _routes(settings: Settings, endpoint: GraphQLEndpoint) -> list[BaseRoute]:
     graphql_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes: list[BaseRoute] = [
         Route("/graphql", HandlerApp(endpoint.handle), methods=graphql_methods, name="graphql"),
-        WebSocketRoute("/graphql", endpoint.live.websocket),
+        WebSocketRoute("/graphql", functools.partial(serve_socket, endpoint.live)),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
@@ -137,7 +139,7 @@ def _lifespan(
         probing = settings.server.probe_sources
         app.state.probed = asyncio.create_task(probe_sources(providers)) if probing else None
         try:
-            with end_streams_on_signal(app.state.watcher):
+            with end_streams_on_signal(app.state.watcher, app.state.endpoint.live):
                 yield
         finally:
             await app.state.watcher.aclose()
