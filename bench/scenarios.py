@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import profile, queries
+from bench import live, profile, queries
 from bench.loadgen import Target
 from bench.session import Gateway, Session
 from bench.stats import RssSeries
@@ -217,6 +217,7 @@ def simulators(session: Session, upstream: Upstream, *, mutations: int) -> None:
         session.findings.rss_max_mb = max(session.findings.rss_max_mb, gateway.sampler.max_mb)
     finally:
         gateway.stop()
+    live.subscriptions(session, upstream, hold_s=max(5.0, session.duration_s))
 
 
 # The list calls a 20-job searchJobs page needs from each vendor's paging: one list call, but

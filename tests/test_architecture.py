@@ -29,6 +29,7 @@ RANKS = {
     "providers": 4,
     "listing": 5,  # searchJobs over the providers; the gateway offers it
     "watch": 5,  # jobUpdated: polls through the gateway's reads, told its outcomes
+    "fleet": 5,  # replicas share the polls through Redis
     "gateway": 5,
     "graphql": 6,
     "simulators": 6,  # honest vendors: they share the domain's rules and the config's shapes

@@ -22,7 +22,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from jobgate.domain import AlreadyApplied, Deleted, ErrorCode, Job, JobError
 from jobgate.domain.actions import ActionOutcome
@@ -31,9 +31,24 @@ log = logging.getLogger("jobgate.watch")
 
 Answer: TypeAlias = Job | JobError | None
 Reader = Callable[[Sequence[str]], Awaitable[list[Answer]]]
+
+
+class Shared(Protocol):
+    """Replicas that share their polls (``jobgate.fleet``): leases per job, and a channel."""
+
+    async def claim(self, job_ids: Sequence[str], ttl: float) -> list[str]: ...
+
+    async def release(self, job_ids: Sequence[str]) -> None: ...
+
+    async def publish(self, job_id: str, answer: Any) -> None: ...
+
+    def listen(self, deliver: Callable[[str, Any], None]) -> None: ...
+
+
 DEFAULT_INTERVAL = 5.0
 MAX_BACKOFF = 8  # a failing source is polled at most this many intervals apart
 QUEUE_SIZE = 64  # updates a subscription may fall behind before it is closed
+LEASE_INTERVALS = 3  # a replica's lease on a job outlives this many of its poll intervals
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +124,13 @@ class Watcher:
         *,
         intervals: Mapping[str, float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        fleet: Shared | None = None,
     ) -> None:
         self._read = read
+        self._fleet = fleet
+        self._tasks: set[asyncio.Task[None]] = set()  # publications and releases in flight
+        if fleet is not None:
+            fleet.listen(self._delivered)
         self._intervals = dict(intervals or {})
         self._sleep = sleep
         self._jobs: dict[str, _Watched] = {}
@@ -163,6 +183,8 @@ class Watcher:
         watched.subscriptions.discard(subscription)
         if not watched.subscriptions:
             del self._jobs[job_id]
+            if self._fleet is not None:  # another replica may take the job's polls over now
+                self._later(self._fleet.release([job_id]))
 
     def outcome(self, outcome: ActionOutcome) -> None:
         """A mutation's confirmed outcome: its job's watchers hear of it now, not at the next
@@ -170,29 +192,53 @@ class Watcher:
         if isinstance(outcome, AlreadyApplied):
             outcome = outcome.outcome
         if isinstance(outcome, Job):
-            self._seen(outcome.id, outcome)
+            self._share(outcome.id, outcome)
         elif isinstance(outcome, Deleted):
-            self._seen(f"{outcome.source}:{outcome.native_id}", None)
+            self._share(f"{outcome.source}:{outcome.native_id}", None)
 
-    def _seen(self, job_id: str, answer: Answer) -> None:
+    def _share(self, job_id: str, answer: Answer) -> None:
+        """Tell this replica's watchers, and the other replicas, of what was just learnt."""
+        self._seen(job_id, answer)
+        if self._fleet is not None:
+            self._later(self._fleet.publish(job_id, answer))
+
+    def _delivered(self, job_id: str, answer: Any) -> None:
+        """Another replica's news: only domain answers are taken."""
+        if answer is None or isinstance(answer, Job | JobError):
+            self._seen(job_id, answer)
+
+    def _later(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            await work
+
+        task = asyncio.create_task(run(), context=contextvars.Context())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _seen(self, job_id: str, answer: Answer) -> bool:
+        """Tell the job's watchers if it changed; whether it did (or it is gone)."""
         watched = self._jobs.get(job_id)
         if watched is None:
-            return
+            return answer is None
         if answer is None:
             for subscription in list(watched.subscriptions):
                 subscription.offer(Update(job_id, error=_gone(job_id)))
             del self._jobs[job_id]
-        elif isinstance(answer, JobError):
-            if watched.failing is not answer.code:
-                watched.failing = answer.code
-                for subscription in watched.subscriptions:
-                    subscription.offer(Update(job_id, error=answer))
-        else:
-            looks = _looks(answer)
-            if looks != watched.last or watched.failing is not None:
-                watched.last, watched.failing = looks, None
-                for subscription in watched.subscriptions:
-                    subscription.offer(Update(job_id, job=answer))
+            return True
+        if isinstance(answer, JobError):
+            if watched.failing is answer.code:
+                return False
+            watched.failing = answer.code
+            for subscription in watched.subscriptions:
+                subscription.offer(Update(job_id, error=answer))
+            return True
+        looks = _looks(answer)
+        if looks == watched.last and watched.failing is None:
+            return False
+        watched.last, watched.failing = looks, None
+        for subscription in watched.subscriptions:
+            subscription.offer(Update(job_id, job=answer))
+        return True
 
     def _ensure_poller(self, source: str) -> None:
         if self.closed or (source in self._pollers and not self._pollers[source].done()):
@@ -204,12 +250,20 @@ class Watcher:
 
     async def _poll(self, source: str) -> None:
         interval = self._intervals.get(source, DEFAULT_INTERVAL)
-        backoff = 1
+        backoff, busy = 1, 0.0
+        loop = asyncio.get_running_loop()
         while not self.closed:
-            await self._sleep(interval * backoff * (random.uniform(0.8, 1.2) if backoff > 1 else 1))
+            wait = interval * backoff * (random.uniform(0.8, 1.2) if backoff > 1 else 1)
+            await self._sleep(max(0.0, wait - busy))  # one poll per interval, however long it takes
+            started = loop.time()
             ids = [j for j in self._jobs if j.partition(":")[0] == source]
             if not ids:
                 return  # nothing to watch: started again by the next subscription
+            if self._fleet is not None:  # the jobs no other replica polls
+                ids = await self._fleet.claim(ids, ttl=interval * LEASE_INTERVALS)
+                if not ids:
+                    busy = loop.time() - started
+                    continue
             try:
                 answers = await self._read(ids)
             except Exception:  # a bug must not end live updates for the whole source
@@ -217,9 +271,11 @@ class Watcher:
                 answers = [JobError(ErrorCode.UPSTREAM_UNAVAILABLE, "The poll failed.")] * len(ids)
             self.polls += 1
             for job_id, answer in zip(ids, answers, strict=True):
-                self._seen(job_id, answer)
+                if self._seen(job_id, answer) and self._fleet is not None:
+                    self._later(self._fleet.publish(job_id, answer))
             failed = all(isinstance(a, JobError) for a in answers)
             backoff = min(backoff * 2, MAX_BACKOFF) if failed else 1
+            busy = loop.time() - started
 
     def end_streams(self) -> None:
         """End every subscription: their streams complete after what is queued."""
@@ -233,7 +289,7 @@ class Watcher:
         pollers = list(self._pollers.values())
         for task in pollers:
             task.cancel()
-        await asyncio.gather(*pollers, return_exceptions=True)
+        await asyncio.gather(*pollers, *self._tasks, return_exceptions=True)
 
 
 def _gone(job_id: str) -> JobError:

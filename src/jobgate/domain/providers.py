@@ -8,7 +8,7 @@ providers are the same only if they are the same object.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -73,6 +73,20 @@ class Provider:
             raise ValueError(f"provider name {self.name!r} is not an upper-case GraphQL name")
         if not _CONFIG_NAME.fullmatch(self.key):
             raise ValueError(f"provider key {self.key!r} must be lower-case words joined by '-'")
+        _DECLARED.setdefault(self.key, self)
 
     def __repr__(self) -> str:
         return f"Provider({self.name})"
+
+    def __reduce__(self) -> tuple[Callable[[str], Provider], tuple[str]]:
+        """A Provider is compared by identity: one sent to another process (live updates
+        shared through Redis) comes back as that process's own."""
+        return declared, (self.key,)
+
+
+_DECLARED: dict[str, Provider] = {}
+
+
+def declared(key: str) -> Provider:
+    """The Provider declared under ``key`` in this process (the first one, if several)."""
+    return _DECLARED[key]

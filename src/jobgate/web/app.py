@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from jobgate.config import Settings, SourceSettings, load_settings
+from jobgate.fleet import Fleet
 from jobgate.gateway import Gateway
 from jobgate.graphql.schema import build_schema
 from jobgate.listing import Cursors, Lister
@@ -130,9 +131,12 @@ def _lifespan(
                 max_page=settings.server.max_page_size,
             ),
         )
+        redis_url = settings.idempotency.redis_url
+        fleet = Fleet(redis_url) if redis_url else None  # replicas share their polls
         app.state.watcher = Watcher(
             app.state.gateway.read_jobs,
             intervals={name: s.poll_interval for name, s in settings.sources.items()},
+            fleet=fleet,
         )
         app.state.gateway.outcome_listeners.append(app.state.watcher.outcome)
         app.state.idempotency = build_store(settings.idempotency, settings.server)
@@ -143,6 +147,8 @@ def _lifespan(
                 yield
         finally:
             await app.state.watcher.aclose()
+            if fleet is not None:
+                await fleet.aclose()
             if app.state.probed is not None:
                 app.state.probed.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
