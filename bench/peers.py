@@ -17,7 +17,10 @@ from pathlib import Path
 
 # jobgate's own bench names a query by what it asks; bench-peers by a short code. A cold query
 # with ids in variables (one document) is the peers' "v" kind; ids written into the document "c".
-PEER_QUERY = {"Q0": "Q0", "Q1": "Q1", "Q20": "Q20", "Q1 cold": "Q1v", "Q20 cold": "Q20v"}
+PEER_QUERY = {
+    "Q0": "Q0", "Q1": "Q1", "Q20": "Q20", "Q1 cold": "Q1v", "Q20 cold": "Q20v",
+    "Q1 cold literal": "Q1c", "Q20 cold literal": "Q20c",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,10 @@ def query_bodies(upstream: Upstream) -> dict[str, list[bytes]]:
         "Q20": [queries.body(queries.q_aliased(ids[:20]))],
         "Q1 cold": [queries.body(*queries.q_job_variables(i)) for i in ids],
         "Q20 cold": [queries.body(*queries.q_aliased_variables(w)) for w in windows],
+        # Cold with the ids written into the document, as GraphiQL users and many frontends
+        # send them (bench-peers' Q1c/Q20c): every document is new.
+        "Q1 cold literal": [queries.body(queries.q_job(i)) for i in ids],
+        "Q20 cold literal": [queries.body(queries.q_aliased(w)) for w in windows],
     }
 
 
@@ -108,6 +112,7 @@ def gateway_queries(session: Session, upstream: Upstream, *, profile_s: float = 
         session.exact_calls(gateway, upstream, "Q1", bodies["Q1"][0], 1, expect_jobs=1)
         session.exact_calls(gateway, upstream, "Q20", bodies["Q20"][0], 20, expect_jobs=20)
         runs = (("Q0", 32), ("Q1", 32), ("Q20", 32), ("Q1 cold", 32), ("Q20 cold", 32),
+                ("Q1 cold literal", 32), ("Q20 cold literal", 32),
                 ("Q1", 1), ("Q1", 8), ("Q1", 64), ("Q1 cold", 8), ("Q1 cold", 64))  # fmt: skip
         for name, conns in runs:
             session.measure(

@@ -32,6 +32,7 @@ from graphql import (
 from jobgate.config import ServerSettings
 from jobgate.graphql.errors import JobLookupError
 from jobgate.graphql.limits import MAX_CACHED_LENGTH, document_limits_rule, has_long_number
+from jobgate.graphql.shapes import Shaped, Shapes
 from jobgate.internals.graphql_core import AcyclicExecutor
 from jobgate.internals.strawberry import graphql_schema
 from jobgate.lru import SizedLRU
@@ -105,6 +106,21 @@ class Executor:
             max_cost=CACHE_BYTES,
             max_entry_cost=MAX_CACHED_LENGTH * AST_BYTES_PER_CHARACTER + PREPARED_OVERHEAD,
         )
+        # Query shapes (literals as variables), with the document cache (graphql/shapes.py).
+        self.shapes = Shapes(self.schema, self._learnable, self._validate)
+
+    def shape(self, query: str, variables: dict[str, Any] | None) -> Shaped | None:
+        """``query`` as its shape's template and variables, or None for the usual path."""
+        if not self.cache_documents or len(query) > MAX_CACHED_LENGTH:
+            return None
+        return self.shapes.match(query, variables)
+
+    def _learnable(self, query: str) -> tuple[DocumentNode | None, bool]:
+        prepared = self._prepare(query)
+        return prepared.document, not prepared.errors and not prepared.long_number
+
+    def _validate(self, document: DocumentNode) -> list[GraphQLError]:
+        return list(validate(self.schema, document, self.rules))
 
     def prepare(self, query: str) -> Prepared:
         """``query`` parsed and validated, once per distinct (short) document."""

@@ -27,6 +27,7 @@ from jobgate.graphql.context import Context
 from jobgate.graphql.errors import is_expected
 from jobgate.graphql.execution import Executor, Prepared
 from jobgate.graphql.limits import Inspection, inspect_operation
+from jobgate.graphql.shapes import Shaped
 from jobgate.internals.strawberry import graphiql_page
 from jobgate.web.answers import GRAPHQL_RESPONSE, JSON, json_answer
 from jobgate.web.auth import Authenticator, principal_of
@@ -62,6 +63,8 @@ class Run:
     context: Context
     media_type: str
     mutation: bool
+    # The query as its shape's template (graphql/shapes.py); None: its own document.
+    shaped: Shaped | None = None
 
 
 class GraphQLEndpoint:
@@ -110,8 +113,12 @@ class GraphQLEndpoint:
             raise BadRequest(405, "GraphQL takes GET or POST.", {"Allow": "GET, POST"})
         answer_as = SSE if wants_events(received) else media_type(received)
         principal = principal_of(request)
-        # Parsed and validated once (cached by the document's text), for every use below.
-        prepared = self.executor.prepare(params[0])
+        # Parsed and validated once (cached by the document's text, or by its shape), for
+        # every use below.
+        shaped = self.executor.shape(params[0], params[1]) if answer_as != SSE else None
+        prepared = (
+            Prepared(shaped.template.document) if shaped else self.executor.prepare(params[0])
+        )
         inspection = self._check_operation(request, prepared, params[2], principal)
         if inspection.problem is not None:
             # A request error (GraphQL-over-HTTP): nothing runs, and there is no "data".
@@ -133,6 +140,7 @@ class GraphQLEndpoint:
             self._context(request, principal),
             answer_as,
             inspection.operation is Operation.MUTATION,
+            shaped,
         )
         if run.mutation and request.method == "POST" and IDEMPOTENCY_HEADER in received:
             if prepared.document is not None and not prepared.errors:
@@ -185,13 +193,16 @@ class GraphQLEndpoint:
         timeouts = self.mutation_timeouts if run.mutation else self.timeouts
         try:
             async with timeouts.timeout():  # asyncio.timeout(request_timeout)
-                result = await self.executor.execute(
-                    query,
-                    variables=variables,
-                    context=run.context,
-                    operation_name=operation_name,
-                    prepared=run.prepared,
-                )
+                if run.shaped is not None:
+                    result = await self._execute_shaped(run, run.shaped)
+                else:
+                    result = await self.executor.execute(
+                        query,
+                        variables=variables,
+                        context=run.context,
+                        operation_name=operation_name,
+                        prepared=run.prepared,
+                    )
         except TimeoutError:
             return self._timed_out(run)
         body = self.format_result(result, run.context.request_id)
@@ -204,6 +215,27 @@ class GraphQLEndpoint:
         if run.media_type == GRAPHQL_RESPONSE and not executed:
             status = 400  # the request never executed: a document or variables error
         return json_answer(body, status, run.media_type)
+
+    async def _execute_shaped(self, run: Run, shaped: Shaped) -> ExecutionResult:
+        """The query on its shape's template; its own document when a literal is refused."""
+        query, variables, operation_name = run.params
+        result = await self.executor.execute(
+            query,
+            variables=shaped.variables,
+            context=run.context,
+            operation_name=operation_name,
+            prepared=run.prepared,
+        )
+        if result.data is None and result.errors and not any(e.path for e in result.errors):
+            # A literal the template's variable refused (nothing ran): the usual path gives
+            # the error the document itself draws.
+            return await self.executor.execute(
+                query, variables=variables, context=run.context, operation_name=operation_name
+            )
+        for error in result.errors or ():
+            if error.locations:
+                error.locations = [shaped.locate(where) for where in error.locations]
+        return result
 
     def format_result(self, result: ExecutionResult, request_id: str) -> dict[str, Any]:
         """An execution result as the answer's JSON object (unexpected errors masked)."""
