@@ -68,6 +68,13 @@ def evaluate(findings: Findings) -> list[Verdict]:
         _peer_ratio(
             findings, "Q20 cold", 0.5, "tailcall", "Q20 cold ≥ 0.5x Tailcall's (ids in variables)"
         ),
+        _peer_ratio(
+            findings, "Q1 cold", 0.25, "tailcall", "Q1 cold ≥ 0.25x Tailcall's (id in variables)"
+        ),
+        *(
+            _peer_ratio(findings, name, 1.0, "apollo", f"{name} ≥ 1.0x Apollo Server's")
+            for name in APOLLO_ROWS
+        ),
         _overhead(findings),
         *_upstream_calls(findings),
         *(_no_collapse(findings, name) for name in ("Q1", "Q1 cold")),
@@ -80,6 +87,11 @@ def evaluate(findings: Findings) -> list[Verdict]:
         _flat_soak(findings),
         _two_workers(findings),
     ]
+
+
+# Every query shape of the side-by-side run (bench-peers): hot, cold with ids in the document,
+# cold with ids in variables.
+APOLLO_ROWS = ("Q0", "Q1", "Q20", "Q1 cold literal", "Q20 cold literal", "Q1 cold", "Q20 cold")
 
 
 def _overhead(findings: Findings) -> Verdict:
