@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from jobgate.config import SourceSettings
-from jobgate.domain import ActionRequest, Job, JobError, JobFailure
+from jobgate.domain import ActionRequest, Job, JobError
 from jobgate.domain.listing import ListPage, ListQuery
-from jobgate.providers.base import HttpProvider, malformed, optional_text, text_field
+from jobgate.providers.base import HttpProvider, optional_text, text_field
 from jobgate.providers.confirm import Change, Write
 from jobgate.providers.fanout import for_each
 from jobgate.upstream.channel import build_channel
@@ -37,13 +37,7 @@ class ToyProvider(HttpProvider):
     async def list_page(self, query: ListQuery) -> ListPage:
         """``GET /jobs?offset&limit``: no filters, so the gateway filters."""
         params = {"offset": str(query.offset), "limit": str(min(query.limit, 50))}
-        response = await self.http.get(JOBS, params=params)
-        if response.status_code != 200:
-            raise JobFailure(self.error(response))
-        body = self.http.json_object(response)
-        jobs = body.get("jobs")
-        if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
-            raise malformed(self.source, "a job list without 'jobs'")
+        jobs, body = await self.get_list(JOBS, params, "jobs")
         return ListPage(query.offset, [self.job_from(j) for j in jobs], end=not body.get("more"))
 
     def change_for(self, request: ActionRequest) -> Change:

@@ -133,6 +133,20 @@ class HttpProvider:
     def not_found(self, native_id: str) -> JobError:
         return JobError(ErrorCode.NOT_FOUND, f"Job '{self.source}:{native_id}' does not exist.")
 
+    async def get_list(
+        self, path: str, params: Mapping[str, str], key: str
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """GET a vendor's list: the objects under ``key`` and the whole answer; any other
+        answer than a 200 with such a list is a failure."""
+        response = await self.http.get(path, params=params)
+        if response.status_code != 200:
+            raise JobFailure(self.error(response))
+        body = self.http.json_object(response)
+        items = body.get(key)
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise malformed(self.source, f"a job list without a '{key}' list of jobs")
+        return items, body
+
     async def get_object(self, path: str) -> dict[str, Any] | None:
         """GET one resource: its JSON object, ``None`` on 404; any other answer is a failure."""
         response = await self.http.get(path)

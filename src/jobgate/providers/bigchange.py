@@ -38,7 +38,6 @@ from jobgate.domain.bigchange import (
 from jobgate.domain.listing import ListPage, ListQuery
 from jobgate.providers.base import (
     HttpProvider,
-    malformed,
     optional_int,
     optional_text,
     text_field,
@@ -88,12 +87,7 @@ class BigChangeProvider(HttpProvider):
         size = _covering_page_size(query.offset, max(1, min(query.limit, MAX_PAGE)))
         number, skip = divmod(query.offset, size)
         params = {"pageNumber": str(number + 1), "pageSize": str(size)}
-        response = await self.http.get(JOBS_PATH, params=params)
-        if response.status_code != 200:
-            raise JobFailure(self.error(response))
-        items = self.http.json_object(response).get("items")
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise malformed(self.source, "a job list without an 'items' list")
+        items, _ = await self.get_list(JOBS_PATH, params, "items")
         wanted = items[skip : skip + query.limit]
         jobs = await gather_all([self._typed_job(item) for item in wanted])
         end = len(items) < size and skip + len(wanted) == len(items)

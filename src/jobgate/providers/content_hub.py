@@ -26,7 +26,6 @@ from jobgate.domain.content_hub import (
 from jobgate.domain.listing import ListPage, ListQuery
 from jobgate.providers.base import (
     HttpProvider,
-    malformed,
     optional_int,
     optional_text,
     text_field,
@@ -77,13 +76,8 @@ class ContentHubProvider(HttpProvider):
                 return ListPage(query.offset, [], end=True)
             if len(states) == 1:
                 params["state"] = states.pop()
-        response = await self.http.get(JOBS_PATH, params=params)
-        if response.status_code != 200:
-            raise JobFailure(self.error(response))
-        body = self.http.json_object(response)
-        items, total = body.get("items"), optional_int(body, "total_items")
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise malformed(self.source, "a fetch-job list without an 'items' list")
+        items, body = await self.get_list(JOBS_PATH, params, "items")
+        total = optional_int(body, "total_items")
         seen = query.offset + len(items)
         end = not items or (total is not None and seen >= total)
         return ListPage(query.offset, [self.job_from(item) for item in items], end=end)

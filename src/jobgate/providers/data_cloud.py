@@ -9,12 +9,11 @@ from typing import Any
 import httpx
 
 from jobgate.config import SourceSettings
-from jobgate.domain import ActionRequest, ErrorCode, Job, JobError, JobFailure
+from jobgate.domain import ActionRequest, ErrorCode, Job, JobError
 from jobgate.domain.data_cloud import DATA_CLOUD, RULES, TARGET_STATE, DataCloudDetails
 from jobgate.domain.listing import ListPage, ListQuery
 from jobgate.providers.base import (
     HttpProvider,
-    malformed,
     optional_int,
     optional_text,
     optional_time,
@@ -68,12 +67,7 @@ class DataCloudProvider(HttpProvider):
                 return ListPage(query.offset, [], end=True)
             if states <= FILTERABLE_STATES:  # the others are filtered by the gateway
                 params["states"] = ",".join(sorted(states))
-        response = await self.http.get(JOBS_PATH, params=params)
-        if response.status_code != 200:
-            raise JobFailure(self.error(response))
-        data = self.http.json_object(response).get("data")
-        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-            raise malformed(self.source, "a job list without a 'data' list of jobs")
+        data, _ = await self.get_list(JOBS_PATH, params, "data")
         return ListPage(query.offset, [self.job_from(j) for j in data], end=len(data) < limit)
 
     def change_for(self, request: ActionRequest) -> Change:
