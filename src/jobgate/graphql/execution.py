@@ -109,11 +109,19 @@ class Executor:
         # Query shapes (literals as variables), with the document cache (graphql/shapes.py).
         self.shapes = Shapes(self.schema, self._learnable, self._validate)
 
-    def shape(self, query: str, variables: dict[str, Any] | None) -> Shaped | None:
-        """``query`` as its shape's template and variables, or None for the usual path."""
-        if not self.cache_documents or len(query) > MAX_CACHED_LENGTH:
-            return None
-        return self.shapes.match(query, variables)
+    def lookup(
+        self, query: str, variables: dict[str, Any] | None
+    ) -> tuple[Prepared, Shaped | None]:
+        """``query`` ready to run: its own cached document when this very text was seen, else
+        its shape's template (and the variables to run it with), else parsed and validated."""
+        if self.cache_documents and len(query) <= MAX_CACHED_LENGTH:
+            known = self._prepared.get(query)
+            if known is not None:
+                return known, None
+            shaped = self.shapes.match(query, variables)
+            if shaped is not None:
+                return Prepared(shaped.template.document), shaped
+        return self.prepare(query), None
 
     def _learnable(self, query: str) -> tuple[DocumentNode | None, bool]:
         prepared = self._prepare(query)

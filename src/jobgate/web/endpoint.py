@@ -115,10 +115,10 @@ class GraphQLEndpoint:
         principal = principal_of(request)
         # Parsed and validated once (cached by the document's text, or by its shape), for
         # every use below.
-        shaped = self.executor.shape(params[0], params[1]) if answer_as != SSE else None
-        prepared = (
-            Prepared(shaped.template.document) if shaped else self.executor.prepare(params[0])
-        )
+        if answer_as == SSE:
+            prepared, shaped = self.executor.prepare(params[0]), None
+        else:
+            prepared, shaped = self.executor.lookup(params[0], params[1])
         inspection = self._check_operation(request, prepared, params[2], principal)
         if inspection.problem is not None:
             # A request error (GraphQL-over-HTTP): nothing runs, and there is no "data".
