@@ -184,3 +184,22 @@ async def test_protocol_mistakes_close_the_socket_with_their_codes() -> None:
             with pytest.raises(Exception) as closed:
                 await ws.receive()
             assert closed.value.rcvd.code == 4400  # type: ignore[attr-defined]
+
+
+async def test_an_sse_stream_outlives_the_request_timeout() -> None:
+    """request_timeout bounds a request's work, not how long a subscription may stay open."""
+    async with live_gateway(poll_interval=0.2, server=ServerSettings(request_timeout=1.0)) as live:
+
+        async def change_later() -> None:
+            await asyncio.sleep(2.0)
+            live.store("ingest").set_state(NATIVE, "Aborted")
+
+        changing = asyncio.create_task(change_later())
+        body = {"query": WATCH, "variables": {"ids": [OPEN_JOB]}}
+        status, events = await sse_events(live, body, stop_after=2, within=6)
+        await changing
+    assert status == 200
+    assert [e[1]["data"]["jobUpdated"]["job"]["providerStatus"] for e in events] == [
+        "Open",
+        "Aborted",
+    ]
