@@ -203,3 +203,11 @@ async def test_an_sse_stream_outlives_the_request_timeout() -> None:
         "Open",
         "Aborted",
     ]
+
+
+async def test_a_mutation_over_sse_is_refused_and_changes_nothing() -> None:
+    async with live_gateway() as live:
+        close = f'mutation {{ closeJob(id: "{OPEN_JOB}") {{ job {{ status }} }} }}'
+        status, events = await sse_events(live, {"query": close})
+        assert status == 400 and "application/json" in events[0][1]["errors"][0]["message"]
+        assert live.store("ingest").jobs[NATIVE]["state"] == "Open"

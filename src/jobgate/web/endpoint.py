@@ -126,6 +126,14 @@ class GraphQLEndpoint:
             status = 400 if answer_as == GRAPHQL_RESPONSE else 200
             return json_answer({"errors": [{"message": inspection.problem}]}, status, answer_as)
         if answer_as == SSE:
+            if inspection.operation is Operation.MUTATION:
+                # A mutation answers once, and only the JSON path runs the Idempotency-Key guard.
+                raise BadRequest(
+                    400,
+                    "Send mutations as application/json; text/event-stream is for "
+                    "subscriptions and queries.",
+                    code="BAD_REQUEST",
+                )
             return self._stream(request, params, principal)
         if inspection.operation is Operation.SUBSCRIPTION:
             raise BadRequest(
