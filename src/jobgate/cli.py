@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobgate.config import ConfigError, Settings, load_settings
+from jobgate import __version__
+from jobgate.config import ConfigError, Settings, load_settings, startup_warnings
 from jobgate.listing import CURSOR_KEY_ENV
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ jobgate: one GraphQL API in front of four vendors' job APIs
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobgate", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"jobgate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
@@ -98,8 +100,8 @@ def _check_config(path: str) -> int:
         for n, s in settings.sources.items()
     )
     print(f"{path}: OK — {len(settings.sources)} source(s): {names}")
-    if not settings.auth.enabled:
-        print(f"jobgate: WARNING: {path} has no [auth] table: the gateway is open", file=sys.stderr)
+    for warning in startup_warnings(settings, path):
+        print(f"jobgate: WARNING: {warning}", file=sys.stderr)
     return 0
 
 
@@ -129,12 +131,10 @@ def _serve(args: argparse.Namespace) -> int:
             "jobgate demo: simulated upstreams with sample jobs; no authentication.",
             file=sys.stderr,
         )
-    elif not settings.auth.enabled:
-        print(
-            f"jobgate: WARNING: {path} has no [auth] table: anyone who can reach this "
-            "gateway can read and change jobs.",
-            file=sys.stderr,
-        )
+    else:
+        assert path is not None
+        for warning in startup_warnings(settings, path):
+            print(f"jobgate: WARNING: {warning}", file=sys.stderr)
     if settings is None or settings.server.graphiql:
         print(f"GraphiQL: http://{host}:{port}/graphql", file=sys.stderr)
     else:

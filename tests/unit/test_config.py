@@ -287,3 +287,30 @@ def test_the_jwt_bearer_flow_reads_its_private_key(tmp_path: Path) -> None:
         broken = jwt.replace(str(tmp_path / "sf.pem"), str(tmp_path / name))
         with pytest.raises(ConfigError, match=rf"private_key_file: .*{words}"):
             load_settings(write(tmp_path, broken), RENEWING_ENV)
+
+
+def test_check_config_and_serve_warn_in_the_same_words(tmp_path: Path) -> None:
+    import os
+
+    from jobgate.config import load_settings, startup_warnings
+
+    env = {**os.environ, **ENV}
+    text = GOOD.replace("[sources.hub]", "[sources.hub]\nlisting = false", 1)
+    path = write(tmp_path, text)
+    checked = run_cli("check-config", str(path), env=env)
+    assert checked.returncode == 0, checked.stderr
+    os.environ.update(ENV)
+    try:
+        expected = startup_warnings(load_settings(str(path)), str(path))
+    finally:
+        for key in ENV:
+            os.environ.pop(key, None)
+    assert len(expected) == 2  # no [auth]; hub's listing is off
+    assert checked.stderr.splitlines() == [f"jobgate: WARNING: {w}" for w in expected]
+
+
+def test_version() -> None:
+    from jobgate import __version__
+
+    shown = run_cli("--version")
+    assert shown.returncode == 0 and shown.stdout.strip() == f"jobgate {__version__}"

@@ -14,6 +14,7 @@ from jobgate.config.settings import (
     ServerSettings,
     Settings,
     SourceSettings,
+    startup_warnings,
 )
 from jobgate.config.sources import MAX_RETRIES, source_settings
 
@@ -30,4 +31,5 @@ __all__ = [
     "load_settings",
     "parse_settings",
     "source_settings",
+    "startup_warnings",
 ]

@@ -134,3 +134,18 @@ class Settings:
     demo: bool = False
     idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)  # empty: open to every caller
+
+
+def startup_warnings(settings: Settings, path: str) -> list[str]:
+    """What an operator should hear about a config that loads: ``serve`` and ``check-config``
+    say the same words."""
+    found = []
+    if not settings.auth.enabled:
+        found.append(
+            f"{path} has no [auth] table: anyone who can reach this gateway can read and "
+            "change jobs."
+        )
+    off = [name for name, source in settings.sources.items() if not source.listing]
+    if off:
+        found.append(f"{path}: listing = false for {', '.join(off)}: searchJobs skips them.")
+    return found
