@@ -126,15 +126,7 @@ class GraphQLEndpoint:
             status = 400 if answer_as == GRAPHQL_RESPONSE else 200
             return json_answer({"errors": [{"message": inspection.problem}]}, status, answer_as)
         if answer_as == SSE:
-            if inspection.operation is Operation.MUTATION:
-                # A mutation answers once, and only the JSON path runs the Idempotency-Key guard.
-                raise BadRequest(
-                    400,
-                    "Send mutations as application/json; text/event-stream is for "
-                    "subscriptions and queries.",
-                    code="BAD_REQUEST",
-                )
-            return self._stream(request, params, principal)
+            return self._stream(request, params, principal, inspection.operation)
         if inspection.operation is Operation.SUBSCRIPTION:
             raise BadRequest(
                 400,
@@ -186,8 +178,22 @@ class GraphQLEndpoint:
             watcher=getattr(state, "watcher", None),
         )
 
-    def _stream(self, request: Request, params: Params, principal: Principal) -> Response:
+    def _stream(
+        self,
+        request: Request,
+        params: Params,
+        principal: Principal,
+        operation: Operation | None,
+    ) -> Response:
         """GraphQL over SSE: the operation's results as events, however long it runs."""
+        if operation is Operation.MUTATION:
+            # A mutation answers once, and only the JSON path runs the Idempotency-Key guard.
+            raise BadRequest(
+                400,
+                "Send mutations as application/json; text/event-stream is for "
+                "subscriptions and queries.",
+                code="BAD_REQUEST",
+            )
         client = client_of(principal, request.client.host if request.client else None)
         events = self.live.sse_events(
             params, principal, request_id_of(request.scope), request.app.state, client
