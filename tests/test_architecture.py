@@ -30,6 +30,7 @@ RANKS = {
     "listing": 5,  # searchJobs over the providers; the gateway offers it
     "watch": 5,  # jobUpdated: polls through the gateway's reads, told its outcomes
     "fleet": 5,  # replicas share the polls through Redis
+    "audit": 5,  # one record per mutation and job id
     "gateway": 5,
     "graphql": 6,
     "simulators": 6,  # honest vendors: they share the domain's rules and the config's shapes

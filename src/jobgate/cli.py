@@ -176,6 +176,7 @@ def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, An
 
     os.environ["JOBGATE_CONFIG"] = path
     os.environ[WORKER_LOG_LEVEL] = log_level
+    os.environ["JOBGATE_WORKERS"] = str(workers)  # each worker's audit file is its own
     owned = []
     # One key for every worker's searchJobs cursors: a page's cursor may reach another worker.
     os.environ.setdefault(CURSOR_KEY_ENV, secrets.token_hex(32))

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from jobgate.config.auth import AuthConfigError, AuthSettings, parse_auth
 from jobgate.config.settings import (
+    AuditSettings,
     ConfigError,
     IdempotencySettings,
     ServerSettings,
@@ -42,7 +43,7 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
 
 
 def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str]) -> Settings:
-    unknown = set(data) - {"server", "sources", "idempotency", "auth"}
+    unknown = set(data) - {"server", "sources", "idempotency", "auth", "audit"}
     if unknown:
         raise ConfigError(file, "unknown table or key", key=sorted(unknown)[0])
     server = _server(table(data.get("server", {}), file, "server"), file, environ)
@@ -57,7 +58,29 @@ def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str
         table(data.get("idempotency", {}), file, "idempotency"), file, environ
     )
     auth = _auth(data.get("auth"), file, environ, sources)
-    return Settings(server=server, sources=sources, file=file, idempotency=idempotency, auth=auth)
+    audit = _audit(table(data.get("audit", {}), file, "audit"), file, environ)
+    return Settings(
+        server=server,
+        sources=sources,
+        file=file,
+        idempotency=idempotency,
+        auth=auth,
+        audit=audit,
+    )
+
+
+_AUDIT_TYPES: dict[str, type] = {"file": str, "max_bytes": int, "backups": int}
+
+
+def _audit(keys: dict[str, Any], file: str, environ: Mapping[str, str]) -> AuditSettings:
+    values: dict[str, Any] = {}
+    for key, raw in keys.items():
+        where = f"[audit] {key}"
+        if key not in _AUDIT_TYPES:
+            raise ConfigError(file, "unknown key", key=where)
+        value = expand(raw, file, None, where, environ)
+        values[key] = typed(value, _AUDIT_TYPES[key], file, None, where)
+    return AuditSettings(**values)
 
 
 def _auth(

@@ -127,6 +127,15 @@ class IdempotencySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """``[audit]``: where the audit trail goes besides the ``jobgate.audit`` log stream."""
+
+    file: str | None = None  # JSON lines, rotated; with --workers N each worker adds ".<pid>"
+    max_bytes: int = 10_000_000
+    backups: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     sources: Mapping[str, SourceSettings]
@@ -134,6 +143,7 @@ class Settings:
     demo: bool = False
     idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)  # empty: open to every caller
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 def startup_warnings(settings: Settings, path: str) -> list[str]:

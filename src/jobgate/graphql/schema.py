@@ -11,7 +11,9 @@ import strawberry
 from strawberry.types import Info
 
 from graphql import GraphQLResolveInfo
+from jobgate import audit
 from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultStatus, ManageAction
+from jobgate.domain.actions import ActionOutcome
 from jobgate.domain.errors import ErrorCode
 from jobgate.graphql.context import Context
 from jobgate.graphql.details import SCHEMA_PROVIDERS
@@ -28,6 +30,7 @@ from jobgate.graphql.types import (
     SourceType,
 )
 from jobgate.internals import strawberry as fast_fields
+from jobgate.upstream.attempts import attempts
 from jobgate.upstream.resilience import source_health
 from jobgate.vendors import VENDORS
 
@@ -125,9 +128,17 @@ class Query:
         return found
 
 
+async def _perform(info: Ctx, request: ActionRequest, raw_ids: list[str]) -> list[ActionOutcome]:
+    """The gateway's perform, with one audit record per id (``jobgate.audit``)."""
+    with attempts() as made:
+        outcomes = await info.context.gateway.perform(request, raw_ids)
+    audit.record(info.context.principal, info.field_name, request, raw_ids, outcomes, made)
+    return outcomes
+
+
 async def _one(info: Ctx, request: ActionRequest, id: strawberry.ID) -> JobPayload:
     request = replace(request, resume=info.context.resuming)
-    [outcome] = await info.context.gateway.perform(request, [str(id)])
+    [outcome] = await _perform(info, request, [str(id)])
     return JobPayload.from_outcome(outcome)
 
 
@@ -159,7 +170,7 @@ class Mutation:
                 results=[ManageJobResult.from_outcome(i, too_many) for i in raw_ids]
             )
         request = ActionRequest(action.job_action, batch=True, resume=info.context.resuming)
-        outcomes = await info.context.gateway.perform(request, raw_ids)
+        outcomes = await _perform(info, request, raw_ids)
         return ManageJobsPayload(
             results=[
                 ManageJobResult.from_outcome(i, o) for i, o in zip(raw_ids, outcomes, strict=True)

@@ -20,6 +20,7 @@ import httpx
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.internals.httpx import UpstreamClient
 from jobgate.metrics import labelled, metrics
+from jobgate.upstream.attempts import note_attempt
 from jobgate.upstream.errors import AnswerTooLarge, clip
 from jobgate.upstream.resilience import (
     RETRYABLE_STATUSES,
@@ -336,6 +337,7 @@ class CallGuard:
         return _fail(ErrorCode.UPSTREAM_UNAVAILABLE, message)
 
     def _observe(self, call: Call, status: int | str, attempt: int, took: float) -> None:
+        note_attempt(self.source, call.method, call.path, status)
         found = metrics()
         labelled(found.upstream_calls, self.source, call.operation, call.method, str(status)).inc()
         if status not in _NOT_SENT:

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from jobgate import audit
 from jobgate.config import Settings, SourceSettings, load_settings
 from jobgate.fleet import Fleet
 from jobgate.gateway import Gateway
@@ -142,10 +143,12 @@ def _lifespan(
         app.state.idempotency = build_store(settings.idempotency, settings.server)
         probing = settings.server.probe_sources
         app.state.probed = asyncio.create_task(probe_sources(providers)) if probing else None
+        trail = audit.open_file(settings.audit)
         try:
             with end_streams_on_signal(app.state.watcher, app.state.endpoint.live):
                 yield
         finally:
+            audit.close_file(trail)
             await app.state.watcher.aclose()
             if fleet is not None:
                 await fleet.aclose()
