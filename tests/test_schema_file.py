@@ -35,3 +35,19 @@ def test_contract_names_are_in_the_schema() -> None:
         "union JobDetails",
     ]:
         assert name in sdl, name
+
+
+def test_every_enum_and_enum_value_is_described() -> None:
+    """GraphiQL's Docs pane says what each status, action, error code and provider means."""
+    from graphql import GraphQLEnumType
+    from jobgate.graphql.schema import build_schema
+
+    schema = build_schema()._schema
+    silent = [
+        f"{name}.{value}" if value else name
+        for name, kind in schema.type_map.items()
+        if isinstance(kind, GraphQLEnumType) and not name.startswith("__")
+        for value in ["", *kind.values]
+        if not (kind.values[value].description if value else kind.description)
+    ]
+    assert silent == []

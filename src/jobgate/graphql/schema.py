@@ -16,6 +16,7 @@ from jobgate.domain import ActionRequest, Job, JobAction, JobError, JobResultSta
 from jobgate.domain.actions import ActionOutcome
 from jobgate.domain.errors import ErrorCode
 from jobgate.graphql.context import Context
+from jobgate.graphql.descriptions import describe
 from jobgate.graphql.details import SCHEMA_PROVIDERS
 from jobgate.graphql.enums import provider_enum
 from jobgate.graphql.errors import JobLookupError
@@ -30,6 +31,7 @@ from jobgate.graphql.types import (
     SourceType,
 )
 from jobgate.internals import strawberry as fast_fields
+from jobgate.internals.strawberry import graphql_schema
 from jobgate.upstream.attempts import attempts
 from jobgate.upstream.resilience import source_health
 from jobgate.vendors import VENDORS
@@ -204,6 +206,7 @@ def build_schema(*, fast_paths: bool = True) -> strawberry.Schema:
             "its jobs could not be answered. Register vendors before importing the schema."
         )
     schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
+    describe(graphql_schema(schema))
     if fast_paths:
         fast_fields.install(
             schema, root_resolvers={("Query", "job"): resolve_job, ("Query", "jobs"): resolve_jobs}
