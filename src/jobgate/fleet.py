@@ -17,7 +17,7 @@ import io
 import logging
 import pickle
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio
@@ -154,6 +154,3 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listening
         await self.redis.aclose()
-
-
-Publish = Callable[[str, Any], Awaitable[None]]

@@ -286,14 +286,10 @@ class Lister:
                 answer.end_cursor = self.cursors.issue(job_filter, filled.place)
                 return answer
             if len(answer.edges) == first or calls >= MAX_CALLS:
-                answer.has_next_page = bool(later)
-                answer.end_cursor = (
-                    self.cursors.issue(job_filter, Place(later[0], 0))
-                    if later
-                    else answer.edges[-1].cursor
-                    if answer.edges
-                    else None
-                )
+                if not later:
+                    break
+                answer.has_next_page = True
+                answer.end_cursor = self.cursors.issue(job_filter, Place(later[0], 0))
                 return answer
         if answer.edges:
             answer.end_cursor = answer.edges[-1].cursor

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +19,7 @@ from jobgate.config import ServerSettings, Settings
 from jobgate.config.auth import AuthSettings
 from jobgate.simulators.faults import FaultyTransport
 from jobgate.simulators.suite import SimulatedVendor, build_vendors
+from tests.conftest import free_port
 from tests.harness import app_over_faults
 
 WATCH = "subscription($ids: [ID!]!) { jobUpdated(ids: $ids) { id job { status providerStatus } error { code message } } }"  # noqa: E501
@@ -38,12 +38,6 @@ class Live:
 
     def reads(self, source: str, path: str) -> int:
         return self.faults[source].calls("GET", path)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -108,7 +102,14 @@ class Socket:
 
 @contextlib.asynccontextmanager
 async def ws_client(live: Live, init: dict[str, Any] | None = None) -> AsyncIterator[Socket]:
-    url = f"ws://127.0.0.1:{live.port}/graphql"
+    async with ws_connect(live.port, init) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def ws_connect(port: int, init: dict[str, Any] | None = None) -> AsyncIterator[Socket]:
+    """A graphql-transport-ws client to the gateway on ``port``, connection_init sent."""
+    url = f"ws://127.0.0.1:{port}/graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as connection:  # type: ignore[list-item]
         client = Socket(connection)
         message: dict[str, Any] = {"type": "connection_init"}

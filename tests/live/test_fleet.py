@@ -14,11 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import orjson
-import websockets
 
 from tests.e2e.test_processes import free_port, running
-from tests.live.support import WATCH
+from tests.live.support import ws_connect
 
 INTERVAL = 3.0
 
@@ -80,14 +78,11 @@ def test_two_replicas_poll_each_job_once_and_share_changes(tmp_path: Path, redis
 
 
 async def _watch_on_both(upstream: str, ports: list[int], job: str) -> tuple[int, str]:
-    async with (
-        _socket(ports[0]) as first,
-        _socket(ports[1]) as second,
-    ):
+    async with ws_connect(ports[0]) as first, ws_connect(ports[1]) as second:
         for ws in (first, second):
-            payload = {"query": WATCH, "variables": {"ids": [job]}}
-            await ws.send(orjson.dumps({"type": "subscribe", "id": "1", "payload": payload}))
-            await _update(ws, 10)
+            assert (await ws.receive())["type"] == "connection_ack"
+            await ws.subscribe("1", [job])
+            await ws.updates(1, within=10)
         before = reads(upstream, "ingest")
         await asyncio.sleep(INTERVAL * 4)
         polled = reads(upstream, "ingest") - before
@@ -98,21 +93,5 @@ async def _watch_on_both(upstream: str, ports: list[int], job: str) -> tuple[int
             )
             answer.raise_for_status()
         # Well within one poll interval: only the first replica's news can bring it.
-        update = await _update(second, INTERVAL / 3)
+        [update] = await second.updates(1, within=INTERVAL / 3)
         return polled, update["job"]["providerStatus"]
-
-
-@contextlib.asynccontextmanager
-async def _socket(port: int):  # type: ignore[no-untyped-def]
-    url = f"ws://127.0.0.1:{port}/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-        await ws.send('{"type":"connection_init"}')
-        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
-        yield ws
-
-
-async def _update(ws: websockets.ClientConnection, within: float) -> dict[str, object]:
-    message = orjson.loads(await asyncio.wait_for(ws.recv(), within))
-    assert message["type"] == "next", message
-    update: dict[str, object] = message["payload"]["data"]["jobUpdated"]
-    return update

@@ -73,14 +73,26 @@ _AUDIT_TYPES: dict[str, type] = {"file": str, "max_bytes": int, "backups": int}
 
 
 def _audit(keys: dict[str, Any], file: str, environ: Mapping[str, str]) -> AuditSettings:
+    return AuditSettings(**_typed_table("audit", keys, _AUDIT_TYPES, file, environ))
+
+
+def _typed_table(
+    name: str,
+    keys: dict[str, Any],
+    types: Mapping[str, type],
+    file: str,
+    environ: Mapping[str, str],
+) -> dict[str, Any]:
+    """A ``[name]`` table's values, ${VAR}s expanded and each of the type ``types`` gives it;
+    a key ``types`` does not name is an error."""
     values: dict[str, Any] = {}
     for key, raw in keys.items():
-        where = f"[audit] {key}"
-        if key not in _AUDIT_TYPES:
+        where = f"[{name}] {key}"
+        if key not in types:
             raise ConfigError(file, "unknown key", key=where)
         value = expand(raw, file, None, where, environ)
-        values[key] = typed(value, _AUDIT_TYPES[key], file, None, where)
-    return AuditSettings(**values)
+        values[key] = typed(value, types[key], file, None, where)
+    return values
 
 
 def _auth(
@@ -125,12 +137,7 @@ _SERVER_TYPES: dict[str, type] = {
 
 
 def _server(keys: dict[str, Any], file: str, environ: Mapping[str, str]) -> ServerSettings:
-    values: dict[str, Any] = {}
-    for key, raw in keys.items():
-        if key not in _SERVER_TYPES:
-            raise ConfigError(file, "unknown key", key=f"[server] {key}")
-        value = expand(raw, file, None, f"[server] {key}", environ)
-        values[key] = typed(value, _SERVER_TYPES[key], file, None, f"[server] {key}")
+    values = _typed_table("server", keys, _SERVER_TYPES, file, environ)
     if "max_page_size" in values and not 1 <= values["max_page_size"] <= 1000:
         raise ConfigError(file, "must be between 1 and 1000", key="[server] max_page_size")
     if len(values.get("cursor_secret", "x" * 16)) < 16:
@@ -155,13 +162,7 @@ _IDEMPOTENCY_TYPES: dict[str, type] = {
 def _idempotency(
     keys: dict[str, Any], file: str, environ: Mapping[str, str]
 ) -> IdempotencySettings:
-    values: dict[str, Any] = {}
-    for key, raw in keys.items():
-        where = f"[idempotency] {key}"
-        if key not in _IDEMPOTENCY_TYPES:
-            raise ConfigError(file, "unknown key", key=where)
-        value = expand(raw, file, None, where, environ)
-        values[key] = typed(value, _IDEMPOTENCY_TYPES[key], file, None, where)
+    values = _typed_table("idempotency", keys, _IDEMPOTENCY_TYPES, file, environ)
     if "redis_url" in values:
         # The message never repeats the URL: it may carry a password.
         url = urlsplit(values["redis_url"])

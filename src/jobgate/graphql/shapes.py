@@ -145,15 +145,17 @@ def _value(token: str) -> Any:
         return _REFUSED if "\\" in token else token[1:-1]
     if len(token) > MAX_NUMBER_LENGTH:
         return _REFUSED
-    if "." in token or "e" in token or "E" in token:
-        return float(token)
-    return int(token)
+    return float(token) if _is_float(token) else int(token)
+
+
+def _is_float(number: str) -> bool:
+    return "." in number or "e" in number or "E" in number
 
 
 def _kind(token: str) -> str:
     if token.startswith('"'):
         return '"S"'
-    return "0.0" if ("." in token or "e" in token or "E" in token) else "0"
+    return "0.0" if _is_float(token) else "0"
 
 
 def _shape_key(text: str, found: list[re.Match[str]]) -> str:

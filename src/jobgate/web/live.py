@@ -186,7 +186,7 @@ async def _with_keep_alive(
     try:
         while True:
             if pending is None:
-                pending = asyncio.ensure_future(_next(iterator))
+                pending = asyncio.ensure_future(anext(iterator))
             done, _ = await asyncio.wait({pending}, timeout=every)
             if not done:
                 yield None
@@ -205,10 +205,6 @@ async def _with_keep_alive(
         closing = getattr(iterator, "aclose", None)
         if closing is not None:
             await closing()
-
-
-async def _next(iterator: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
-    return await anext(iterator)
 
 
 @contextlib.contextmanager
