@@ -83,6 +83,9 @@ class Socket:
 
     async def receive(self, within: float = 5.0) -> dict[str, Any]:
         raw = await asyncio.wait_for(self.connection.recv(), within)
+        # The protocol's messages are text: a browser hands a binary frame to graphql-ws as a
+        # Blob, which it cannot parse ("Message is missing the 'type' property").
+        assert isinstance(raw, str), f"a binary frame: {raw!r:.80}"
         message: dict[str, Any] = orjson.loads(raw)
         return message
 

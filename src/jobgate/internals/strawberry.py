@@ -1,5 +1,5 @@
 """Strawberry's internals, in one place: the graphql-core schema inside a Strawberry schema,
-the GraphiQL page, and cheaper resolvers on the schema Strawberry built, with the same answers.
+and cheaper resolvers on the schema Strawberry built, with the same answers.
 
 Written against strawberry-graphql 0.341 (``requirements.lock``); tests/internals checks every
 internal used here against the installed version. ``[server] fast_paths = false`` builds the
@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import strawberry
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
@@ -48,11 +47,6 @@ BASIC_RESOLVER = "_get_basic_result"
 def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
     """The graphql-core schema Strawberry built (what requests run on)."""
     return schema._schema
-
-
-def graphiql_page() -> str:
-    """The GraphiQL page Strawberry's own views serve."""
-    return get_graphql_ide_html("graphiql")
 
 
 def install(

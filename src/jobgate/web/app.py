@@ -105,6 +105,8 @@ def _routes(settings: Settings, endpoint: GraphQLEndpoint) -> list[BaseRoute]:
     ]
     if settings.server.metrics:
         routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    if endpoint.ide is not None:
+        routes.append(Route("/graphiql/{name}", endpoint.ide.serve, methods=["GET"]))
     return routes
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import strawberry
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from graphql import ExecutionResult, GraphQLError
 from graphql import OperationType as Operation  # a parsed document's (not Strawberry's)
@@ -28,11 +28,11 @@ from jobgate.graphql.errors import is_expected
 from jobgate.graphql.execution import Executor, Prepared
 from jobgate.graphql.limits import Inspection, inspect_operation
 from jobgate.graphql.shapes import Shaped
-from jobgate.internals.strawberry import graphiql_page
 from jobgate.web.answers import GRAPHQL_RESPONSE, JSON, json_answer
 from jobgate.web.auth import Authenticator, principal_of
 from jobgate.web.csrf import csrf_refusal
 from jobgate.web.deadlines import SharedTimeout
+from jobgate.web.ide import GraphiQL
 from jobgate.web.idempotency.guard import IdempotencyGuard
 from jobgate.web.live import SSE, Live, LiveLimits, client_of, wants_events
 from jobgate.web.observe import error_codes, payload_codes
@@ -79,7 +79,7 @@ class GraphQLEndpoint:
         # only the last resort should something overrun.
         self.mutation_timeouts = SharedTimeout(server.request_timeout + MUTATION_GRACE)
         self.idempotency = IdempotencyGuard()
-        self.ide_html = graphiql_page() if server.graphiql else None
+        self.ide = GraphiQL() if server.graphiql else None
         self.live = Live(
             self.executor,
             server,
@@ -102,8 +102,8 @@ class GraphQLEndpoint:
     async def _handle(self, request: Request, received: RawHeaders) -> Response:
         if request.method == "GET":
             if self._wants_ide(request, received):
-                assert self.ide_html is not None
-                return HTMLResponse(self.ide_html)
+                assert self.ide is not None
+                return self.ide.page()
             self._refuse_cross_site(request)
             params = from_query_string(request)
         elif request.method == "POST":
@@ -158,7 +158,7 @@ class GraphQLEndpoint:
 
     def _wants_ide(self, request: Request, received: RawHeaders) -> bool:
         return (
-            self.ide_html is not None
+            self.ide is not None
             and "query" not in request.query_params
             and b"text/html" in received.get(b"accept", b"")
         )

@@ -171,7 +171,9 @@ class _Connection:
             return
         async with self.send_lock:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                await self.socket.send_bytes(secrets().bytes(orjson.dumps(message)))
+                # Text frames: the protocol's messages are JSON text, and a browser gives a
+                # binary frame to graphql-ws as a Blob it cannot parse.
+                await self.socket.send_text(secrets().bytes(orjson.dumps(message)).decode())
 
 
 def _params(payload: object) -> tuple[str, dict[str, Any] | None, str | None] | None:
