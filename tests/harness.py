@@ -81,6 +81,8 @@ class Gateway:
 def app_over_faults(
     vendors: Sequence[SimulatedVendor],
     settings: Settings | None = None,
+    *,
+    span_exporter: Any = None,
     **source_overrides: Any,
 ) -> tuple[Starlette, dict[str, FaultyTransport]]:
     """A gateway app (lifespan not run) over ``vendors``, each source behind a FaultyTransport."""
@@ -92,7 +94,8 @@ def app_over_faults(
     def transport_for(source: SourceSettings) -> httpx.AsyncBaseTransport:
         return faults[source.name]
 
-    return create_app(settings, transport_factory=transport_for), faults
+    app = create_app(settings, transport_factory=transport_for, span_exporter=span_exporter)
+    return app, faults
 
 
 @contextlib.asynccontextmanager
@@ -103,6 +106,7 @@ async def gateway(
     idempotency: IdempotencySettings | None = None,
     probe: bool = False,
     auth: AuthSettings | None = None,
+    span_exporter: Any = None,
     **source_overrides: Any,
 ) -> AsyncIterator[Gateway]:
     """The whole gateway app (lifespan run) over the given simulators (default: all, seeded).
@@ -116,7 +120,9 @@ async def gateway(
         idempotency=idempotency or IdempotencySettings(),
         auth=auth or AuthSettings(),
     )
-    app, faults = app_over_faults(vendors, settings, **source_overrides)
+    app, faults = app_over_faults(
+        vendors, settings, span_exporter=span_exporter, **source_overrides
+    )
     async with app.router.lifespan_context(app):
         if probe:
             await app.state.probed

@@ -25,6 +25,7 @@ RANKS = {
     "config": 2,
     "logs": 2,
     "metrics": 2,
+    "telemetry": 2,  # OpenTelemetry spans: the web layer opens them, upstream calls add theirs
     "upstream": 3,
     "providers": 4,
     "listing": 5,  # searchJobs over the providers; the gateway offers it

@@ -22,6 +22,7 @@ from jobgate.listing import Connection, Cursors, Lister
 from jobgate.metrics import metrics
 from jobgate.providers.base import JobProvider
 from jobgate.providers.fanout import gather_all
+from jobgate.telemetry import coalesced_span
 
 Answer: TypeAlias = Job | JobError | None
 Key: TypeAlias = tuple[str, str]  # (source, native id)
@@ -125,10 +126,11 @@ class Gateway:
             for position, answer in zip(new_positions, own, strict=True):
                 answers[position] = answer
         shared: dict[asyncio.Task[list[Answer]], list[Answer]] = {}
-        for position, (task, index) in joined:
-            if task not in shared:
-                shared[task] = await asyncio.shield(task)
-            answers[position] = shared[task][index]
+        with coalesced_span(source, len(joined)):
+            for position, (task, index) in joined:
+                if task not in shared:
+                    shared[task] = await asyncio.shield(task)
+                answers[position] = shared[task][index]
         return answers
 
     async def _read_new(

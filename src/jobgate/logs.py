@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from jobgate.redaction import secrets
+from jobgate.telemetry import log_fields
 
 request_id_var: ContextVar[str | None] = ContextVar("jobgate_request_id", default=None)
 
@@ -43,6 +44,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id is not None:
             line["request_id"] = request_id
+        traced = log_fields()
+        if traced is not None:
+            line.update(traced)
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value

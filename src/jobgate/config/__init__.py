@@ -14,6 +14,7 @@ from jobgate.config.settings import (
     ServerSettings,
     Settings,
     SourceSettings,
+    TelemetrySettings,
     startup_warnings,
 )
 from jobgate.config.sources import MAX_RETRIES, source_settings
@@ -28,6 +29,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SourceSettings",
+    "TelemetrySettings",
     "load_settings",
     "parse_settings",
     "source_settings",

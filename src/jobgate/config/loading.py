@@ -21,6 +21,7 @@ from jobgate.config.settings import (
     ServerSettings,
     Settings,
     SourceSettings,
+    TelemetrySettings,
 )
 from jobgate.config.sources import parse_source
 from jobgate.config.values import expand, table, typed
@@ -43,7 +44,7 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
 
 
 def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str]) -> Settings:
-    unknown = set(data) - {"server", "sources", "idempotency", "auth", "audit"}
+    unknown = set(data) - {"server", "sources", "idempotency", "auth", "audit", "telemetry"}
     if unknown:
         raise ConfigError(file, "unknown table or key", key=sorted(unknown)[0])
     server = _server(table(data.get("server", {}), file, "server"), file, environ)
@@ -59,6 +60,7 @@ def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str
     )
     auth = _auth(data.get("auth"), file, environ, sources)
     audit = _audit(table(data.get("audit", {}), file, "audit"), file, environ)
+    telemetry = _telemetry(table(data.get("telemetry", {}), file, "telemetry"), file, environ)
     return Settings(
         server=server,
         sources=sources,
@@ -66,6 +68,7 @@ def parse_settings(data: Mapping[str, Any], file: str, environ: Mapping[str, str
         idempotency=idempotency,
         auth=auth,
         audit=audit,
+        telemetry=telemetry,
     )
 
 
@@ -74,6 +77,32 @@ _AUDIT_TYPES: dict[str, type] = {"file": str, "max_bytes": int, "backups": int}
 
 def _audit(keys: dict[str, Any], file: str, environ: Mapping[str, str]) -> AuditSettings:
     return AuditSettings(**_typed_table("audit", keys, _AUDIT_TYPES, file, environ))
+
+
+_TELEMETRY_TYPES: dict[str, type] = {
+    "otlp_endpoint": str,
+    "service_name": str,
+    "sample_ratio": float,
+    "timeout": float,
+}
+
+
+def _telemetry(keys: dict[str, Any], file: str, environ: Mapping[str, str]) -> TelemetrySettings:
+    """``[telemetry]``; ``otlp_headers`` is a table of strings (${VAR}s expanded)."""
+    raw_headers = table(keys.pop("otlp_headers", {}), file, "telemetry.otlp_headers")
+    values = _typed_table("telemetry", keys, _TELEMETRY_TYPES, file, environ)
+    endpoint = values.get("otlp_endpoint")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(
+            file, "must be an http:// or https:// URL", key="[telemetry] otlp_endpoint"
+        )
+    if values.get("sample_ratio", 1.0) > 1.0:
+        raise ConfigError(file, "must be at most 1", key="[telemetry] sample_ratio")
+    headers = {}
+    for name, value in raw_headers.items():
+        where = f"[telemetry.otlp_headers] {name}"
+        headers[name] = typed(expand(value, file, None, where, environ), str, file, None, where)
+    return TelemetrySettings(**values, otlp_headers=headers)
 
 
 def _typed_table(

@@ -136,6 +136,22 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """``[telemetry]``: OpenTelemetry traces, exported over OTLP/HTTP; off without an endpoint."""
+
+    otlp_endpoint: str | None = None  # e.g. http://otel-collector:4318/v1/traces
+    service_name: str = "jobgate"
+    sample_ratio: float = 1.0  # of the traces that start here; a caller's decision is kept
+    timeout: float = 10.0  # seconds per export
+    # Sent with every export (a collector's API key): secrets, never logged.
+    otlp_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.otlp_endpoint is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     sources: Mapping[str, SourceSettings]
@@ -144,6 +160,7 @@ class Settings:
     idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)  # empty: open to every caller
     audit: AuditSettings = field(default_factory=AuditSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 def startup_warnings(settings: Settings, path: str) -> list[str]:

@@ -53,6 +53,13 @@ log = logging.getLogger("jobgate.upstream")
 
 JOBS_PATH = "/v1/jobs"
 JOB_TYPES_PATH = "/v1/jobTypes"
+# What names each call's trace span (jobgate.telemetry): never an id.
+ROUTES = (
+    JOBS_PATH,
+    f"{JOBS_PATH}/{{id}}",
+    f"{JOBS_PATH}/{{id}}/result",
+    f"{JOB_TYPES_PATH}/{{id}}",
+)
 MAX_PAGE = 1000
 # Upstream field names in 422 errors -> the names the caller used in UpdateJobInput.
 _FIELD_NAMES = {"contactPersonId": "primaryContactId"}
@@ -294,7 +301,7 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> BigC
     token_url = settings.token_url or f"{settings.base_url}/auth/tokens"
     credentials = credentials_for(settings, transport, token_url, app_token, sign=sign)
     return BigChangeProvider(
-        settings.name, build_channel(settings, transport, credentials=credentials)
+        settings.name, build_channel(settings, transport, credentials=credentials, routes=ROUTES)
     )
 
 

@@ -37,6 +37,8 @@ from jobgate.upstream.credentials import Grant, bearer
 from jobgate.upstream.grants import TokenEndpoint, credentials_for, password_then_refresh
 
 JOBS_PATH = "/api/fetchjobs"
+# What names each call's trace span (jobgate.telemetry): never an id.
+ROUTES = (JOBS_PATH, f"{JOBS_PATH}/{{id}}")
 MAX_PAGE = 100
 AUTH_HEADERS = {"bearer": "Authorization", "x-auth-token": "X-Auth-Token"}
 
@@ -237,7 +239,7 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> Cont
         sign=bearer if header == "Authorization" else _legacy,
     )
     return ContentHubProvider(
-        settings.name, build_channel(settings, transport, credentials=credentials)
+        settings.name, build_channel(settings, transport, credentials=credentials, routes=ROUTES)
     )
 
 

@@ -26,6 +26,8 @@ from jobgate.upstream.credentials import Grant
 from jobgate.upstream.grants import TokenEndpoint, credentials_for, salesforce_exchange
 
 JOBS_PATH = "/api/v1/ingest/jobs"
+# What names each call's trace span (jobgate.telemetry): never an id.
+ROUTES = (JOBS_PATH, f"{JOBS_PATH}/{{id}}")
 MAX_PAGE = 100  # the list's limit: 20 by default, at most 100
 # The values the list's `states` parameter takes (InProgress is not one of them).
 FILTERABLE_STATES = frozenset({"Open", "UploadComplete", "Failed", "Aborted", "JobComplete"})
@@ -157,5 +159,5 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> Data
         settings, transport, f"{login_url}/services/oauth2/token", exchange
     )
     return DataCloudProvider(
-        settings.name, build_channel(settings, transport, credentials=credentials)
+        settings.name, build_channel(settings, transport, credentials=credentials, routes=ROUTES)
     )

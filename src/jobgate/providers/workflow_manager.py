@@ -69,6 +69,8 @@ _BAD_TOKEN = re.compile(r"invalid token|token required|token expired", re.IGNORE
 _NOT_FOUND_TYPES = {"InvalidJobId", "JobNotFound"}
 _TOKEN_CODES = {"498", "499"}  # ArcGIS: invalid or expired token, token required
 MAX_PAGE = 1000  # the search's num
+# What names each call's trace span (jobgate.telemetry): never an id. Fixed paths first.
+ROUTES = ("/jobs/search", "/jobs/manage", "/jobs/{id}", "/diagrams/{id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +378,7 @@ def build(settings: SourceSettings, transport: httpx.AsyncBaseTransport) -> Work
 
     token_url = settings.token_url or ARCGIS_TOKEN_URL
     credentials = credentials_for(settings, transport, token_url, app_token, refused=refused_token)
-    http = build_channel(settings, transport, credentials=credentials)
+    http = build_channel(settings, transport, credentials=credentials, routes=ROUTES)
     return WorkflowManagerProvider(
         settings.name,
         http,

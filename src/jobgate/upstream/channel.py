@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
@@ -25,6 +25,7 @@ from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.internals.httpx import UpstreamClient
 from jobgate.logs import request_id_var
+from jobgate.telemetry import RouteTemplates
 from jobgate.upstream.credentials import Credentials
 from jobgate.upstream.errors import error_from_response
 from jobgate.upstream.guard import Call, CallGuard, WriteUncertain
@@ -120,7 +121,7 @@ class Channel:
             self.guard.rebase(fresh.base_url)
         signed = dict(headers)
         credentials.sign(signed, fresh)
-        return await self.guard.send(replace(call, headers=signed))
+        return await self.guard.send(replace(call, headers=signed, renewed=True))
 
     def error(self, response: httpx.Response, code: ErrorCode | None = None) -> JobError:
         """The contract error for a non-success answer, in the upstream's words (credentials
@@ -151,8 +152,11 @@ def build_channel(
     *,
     headers: Mapping[str, str] | None = None,
     credentials: Credentials | None = None,
+    routes: Sequence[str] = (),
 ) -> Channel:
-    """The one way an adapter gets its client: base URL, timeouts, limits, retries, secrets."""
+    """The one way an adapter gets its client: base URL, timeouts, limits, retries, secrets.
+
+    ``routes``: the adapter's path templates (``/jobs/{id}``), which name its calls' spans."""
     client = UpstreamClient(
         base_url=settings.base_url,
         transport=transport,
@@ -168,5 +172,6 @@ def build_channel(
         retries=settings.retries,
         breaker_failures=settings.breaker_failures,
         breaker_cooldown=settings.breaker_cooldown,
+        routes=RouteTemplates(routes),
     )
     return Channel(guard, credentials=credentials)

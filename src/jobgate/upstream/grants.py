@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -27,6 +28,7 @@ import orjson
 from jobgate.config import SourceSettings
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.logs import request_id_var
+from jobgate.telemetry import call_span
 from jobgate.upstream.credentials import (
     Credentials,
     FixedToken,
@@ -74,11 +76,34 @@ class TokenEndpoint:
         sent = {"Accept": "application/json", **(headers or {})}
         if (request_id := request_id_var.get()) is not None:
             sent["X-Request-Id"] = request_id
+        where = urlsplit(self.url)
+        span = call_span(
+            self.source,
+            "POST",
+            where.path or "/",
+            operation="token",
+            attempt=1,
+            renewed=False,
+            server=where.hostname or "",
+        )
+        status: int | str = "transport-error"
+        try:
+            response = await self._send(form, sent if span is None else span.headers(sent))
+            status = response.status_code
+        except JobFailure as exc:
+            status = "timeout" if exc.error.code is ErrorCode.UPSTREAM_TIMEOUT else status
+            raise
+        finally:
+            if span is not None:
+                span.finish(status)
+        return self._body(response)
+
+    async def _send(self, form: Mapping[str, str], headers: Mapping[str, str]) -> httpx.Response:
         request = httpx.Request(
             "POST",
             self.url,
             data=dict(form),
-            headers=sent,
+            headers=headers,
             extensions={"timeout": dict.fromkeys(_TIMEOUT_KINDS, self.timeout)},
         )
         try:
@@ -94,6 +119,9 @@ class TokenEndpoint:
         except httpx.HTTPError as exc:
             reason = clip(str(exc) or type(exc).__name__, 200)
             raise self.failure(ErrorCode.UPSTREAM_UNAVAILABLE, f"failed: {reason}") from None
+        return response
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
         if not 200 <= response.status_code < 300:
             raise JobFailure(self._refusal(response))
         try:

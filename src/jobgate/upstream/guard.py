@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ import httpx
 from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.internals.httpx import UpstreamClient
 from jobgate.metrics import labelled, metrics
+from jobgate.telemetry import RouteTemplates, call_span, traced
 from jobgate.upstream.attempts import note_attempt
 from jobgate.upstream.errors import AnswerTooLarge, clip
 from jobgate.upstream.resilience import (
@@ -68,6 +69,7 @@ class Call:
     params: Mapping[str, str] | None = None
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    renewed: bool = False  # the one repeat after the upstream refused the token
 
 
 class _Failed(Exception):
@@ -106,9 +108,11 @@ class CallGuard:
         clock: Clock = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        routes: RouteTemplates | None = None,
     ) -> None:
         self.source = source
         self.client = client
+        self.routes = routes or RouteTemplates(())
         self.timeout = timeout
         self.max_concurrency = max_concurrency
         self.policy = RetryPolicy(retries=retries)
@@ -225,6 +229,19 @@ class CallGuard:
         """One delivery: through a concurrency slot and a timeout."""
         started = time.perf_counter()
         status: int | str = "deadline"
+        span = None
+        if traced():  # off: not even the route template is worked out
+            span = call_span(
+                self.source,
+                call.method,
+                self.routes(call.path),
+                operation=call.operation,
+                attempt=attempt,
+                renewed=call.renewed,
+                server=self.client.base_url.host,
+            )
+        if span is not None:  # the upstream hears of the trace: traceparent
+            call = replace(call, headers=span.headers(call.headers))
         try:
             if deadline <= self._clock():
                 message = f"Source '{self.source}' was not called: the request's deadline passed."
@@ -244,6 +261,8 @@ class CallGuard:
             raise
         finally:
             self._observe(call, status, attempt, time.perf_counter() - started)
+            if span is not None:
+                span.finish(status)
 
     async def _take_slot(self, deadline: float) -> None:
         """Wait for a concurrency slot, but not past the request's deadline."""

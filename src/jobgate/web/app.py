@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import httpx
 from starlette.applications import Starlette
@@ -30,6 +31,7 @@ from jobgate.listing import Cursors, Lister
 from jobgate.metrics import worker_exiting
 from jobgate.providers.registry import build_provider
 from jobgate.redaction import register
+from jobgate.telemetry import Tracing
 from jobgate.upstream.channel import collect_channels
 from jobgate.upstream.transport import production_transport
 from jobgate.watch import Watcher
@@ -47,6 +49,9 @@ from jobgate.web.operator import (
 )
 from jobgate.web.scope import RequestScope
 from jobgate.web.sockets import serve_socket
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger("jobgate")
 
@@ -73,8 +78,10 @@ def create_app(
     settings: Settings,
     *,
     transport_factory: TransportFactory = production_transport,
+    span_exporter: SpanExporter | None = None,
 ) -> Starlette:
-    """Build the gateway app; ``transport_factory`` is the seam tests and demo mode use."""
+    """Build the gateway app; ``transport_factory`` is the seam tests and demo mode use, and
+    ``span_exporter`` traces to it instead of ``[telemetry]``'s OTLP endpoint (tests)."""
     schema = build_schema(fast_paths=settings.server.fast_paths)
     authenticator = Authenticator(settings.auth)
     endpoint = GraphQLEndpoint(schema, settings.server, authenticator)
@@ -82,14 +89,20 @@ def create_app(
         register([settings.auth.jwt.key])  # an HS256 secret: never in an answer or a log
     if settings.server.cursor_secret:
         register([settings.server.cursor_secret])
-    app = Starlette(routes=_routes(settings, endpoint), lifespan=_lifespan(transport_factory))
+    register(settings.telemetry.otlp_headers.values())
+    tracing = None
+    if settings.telemetry.enabled or span_exporter is not None:
+        tracing = Tracing(settings.telemetry, span_exporter)
+    app = Starlette(
+        routes=_routes(settings, endpoint), lifespan=_lifespan(transport_factory, tracing)
+    )
     # The Principal is recorded before the route (and its Idempotency-Key guard) runs.
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_exception_handler(Exception, internal_error)  # a JSON 500, never a traceback
     if settings.file is not None and not settings.auth.enabled:
         log.warning("%s has no [auth]: anyone who can reach the gateway may use it", settings.file)
     # Outermost, so that every answer to /graphql is logged and counted, whoever gives it.
-    app.add_middleware(RequestScope, timeout=settings.server.request_timeout)
+    app.add_middleware(RequestScope, timeout=settings.server.request_timeout, tracing=tracing)
     app.state.settings = settings
     app.state.endpoint = endpoint
     return app
@@ -111,7 +124,7 @@ def _routes(settings: Settings, endpoint: GraphQLEndpoint) -> list[BaseRoute]:
 
 
 def _lifespan(
-    transport_factory: TransportFactory,
+    transport_factory: TransportFactory, tracing: Tracing | None
 ) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     """The sources' providers, the gateway over them and the idempotency store, for as long as
     the app serves; the start-up probe of every source runs in the background."""
@@ -160,6 +173,8 @@ def _lifespan(
                     await app.state.probed
             await app.state.gateway.aclose()
             await app.state.idempotency.aclose()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)  # the last spans, exported
             worker_exiting()
 
     return lifespan

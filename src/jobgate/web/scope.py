@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql import OperationType
 from jobgate.logs import request_id_var
+from jobgate.telemetry import Tracing, finish_request_span, request_span
 from jobgate.upstream.resilience import read_back_reserve, request_deadline_var, write_deadline_var
 from jobgate.web.observe import RequestRecord, finish
 
@@ -71,8 +72,16 @@ class RequestScope:
     """ASGI middleware: the request id for every HTTP request; for ``/graphql`` also its
     deadline, its ``X-Request-Id`` answer header, and its log line and metric samples."""
 
-    def __init__(self, app: ASGIApp, *, timeout: float, path: str = "/graphql") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        timeout: float,
+        path: str = "/graphql",
+        tracing: Tracing | None = None,
+    ) -> None:
         self.app = app
+        self.tracing = tracing
         self.timeout = timeout
         self.read_back_reserve = read_back_reserve(timeout)
         self.path = path
@@ -84,14 +93,33 @@ class RequestScope:
         request_id = request_id_of(scope)
         named = request_id_var.set(request_id)
         try:
-            if scope["path"] == self.path:
+            if scope["path"] != self.path:
+                await self.app(scope, receive, send)
+            elif self.tracing is None:
                 await self._graphql(scope, receive, send, request_id)
             else:
-                await self.app(scope, receive, send)
+                await self._traced(scope, receive, send, request_id, self.tracing)
         finally:
             request_id_var.reset(named)
 
-    async def _graphql(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+    async def _traced(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, tracing: Tracing
+    ) -> None:
+        """``_graphql`` inside the request's server span (jobgate.telemetry)."""
+        with request_span(tracing, scope["method"], scope["path"], scope["headers"]) as span:
+            record = await self._graphql(scope, receive, send, request_id)
+            finish_request_span(
+                span,
+                status=record.status,
+                request_id=request_id,
+                operation=record.operation,
+                operation_type=record.operation_type,
+                codes=record.codes,
+            )
+
+    async def _graphql(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str
+    ) -> RequestRecord:
         record = RequestRecord(scope["method"], request_id)
         header = (b"x-request-id", request_id.encode("latin-1"))
 
@@ -113,3 +141,4 @@ class RequestScope:
             request_deadline_var.reset(deadline)
             _current.reset(token)
             finish(record)
+        return record
