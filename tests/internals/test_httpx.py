@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from jobgate.internals.httpx import UpstreamClient
+from jobgate.internals.httpx import UpstreamClient, whole_response
 from tests.internals.conftest import check_version
 
 
@@ -43,3 +43,19 @@ async def test_direct_dispatch_sends_what_the_client_would() -> None:
     assert ours.extensions == theirs.extensions
     assert "cookie" not in again.headers, "a cookie the upstream set is never sent back"
     assert not client.cookies
+
+
+async def test_a_whole_response_is_what_reading_the_body_would_give() -> None:
+    """whole_response sets Response._content (what Response.read() keeps) by hand."""
+    headers = [(b"Content-Type", b"application/json; charset=utf-8"), (b"X-A", b"1")]
+    body = '{"name": "Zoë"}'.encode()
+    made = whole_response(404, "Gone", headers, body)
+    read = httpx.Response(404, headers=headers, stream=httpx.ByteStream(body))
+    await read.aread()
+    for response in (made, read):
+        assert response.status_code == 404 and response.is_error
+        assert response.content == body and response.text == '{"name": "Zoë"}'
+        assert response.json() == {"name": "Zoë"} and response.headers["x-a"] == "1"
+        assert response.is_closed and response.is_stream_consumed
+        assert await response.aread() == body  # reading again is harmless
+    assert made.reason_phrase == "Gone"

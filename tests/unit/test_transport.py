@@ -113,6 +113,47 @@ async def test_a_get_carries_the_clients_headers_and_answers_whole(
     assert seen[0]["headers"]["Host"] == base.removeprefix("http://")
 
 
+async def test_a_plain_read_goes_direct_and_sends_what_the_httpx_path_sends(
+    seen: list[dict[str, Any]],
+) -> None:
+    """GETs without parameters skip httpx's Request and Response (UpstreamClient._read_whole):
+    the upstream must see the same request as through the transport's httpx face, a header
+    the call sets replaces the client's own, and the answer reads the same."""
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append({"headers": list(request.raw_headers), "path": request.path_qs})
+        return web.Response(
+            body=b'{"id":"1"}', content_type="application/json", headers={"X-Up": "1"}
+        )
+
+    runner, base = await serve(handler)
+    source = settings(base)
+    transport = production_transport(source)
+
+    class HttpxFace(httpx.AsyncBaseTransport):  # not WholeReads: the Request/Response path
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return await transport.handle_async_request(request)
+
+    fixed = {"Accept": "application/json", "A": "1"}
+    direct_client = UpstreamClient(base_url=base, transport=transport, headers=fixed)
+    httpx_client = UpstreamClient(base_url=base, transport=HttpxFace(), headers=fixed)
+    answers = []
+    try:
+        for client in (direct_client, httpx_client):
+            call = {"a": "2", "X-Request-Id": "r"}
+            answers.append(await client.dispatch("GET", httpx.URL(base + "/jobs/1"), headers=call))
+    finally:
+        await direct_client.aclose()
+        await runner.cleanup()
+    wire_direct, wire_httpx = (sorted((k.lower(), v) for k, v in s["headers"]) for s in seen)
+    assert wire_direct == wire_httpx
+    assert (b"a", b"2") in wire_direct and (b"a", b"1") not in wire_direct
+    for answer in answers:
+        assert answer.status_code == 200 and answer.json() == {"id": "1"}
+        assert answer.headers["x-up"] == "1" and answer.reason_phrase == "OK"
+        assert answer.headers["content-type"] == "application/json"
+
+
 async def test_a_write_sends_its_json_body(seen: list[dict[str, Any]]) -> None:
     async def handler(request: web.Request) -> web.Response:
         seen.append({"method": request.method, "body": await request.read(), **request.headers})
