@@ -172,7 +172,11 @@ def levers(session: Session, upstream: Upstream) -> None:
 def workers(session: Session, upstream: Upstream) -> None:
     """One worker and ``--workers 2``, each free to use both cores, at 64 connections."""
     ids = first_ids(upstream, 20)
-    bodies = {"Q0": queries.body(queries.q0()), "Q1": queries.body(queries.q_job(ids[0]))}
+    bodies: dict[str, bytes | list[bytes]] = {
+        "Q0": queries.body(queries.q0()),
+        "Q1": queries.body(queries.q_job(ids[0])),
+        "Q1 cold": query_bodies(upstream)["Q1 cold"],
+    }
     for count in (1, 2):
         group = f"workers={count}, 2 cores"
         gateway = session.start_gateway(upstream, label=group, workers=count, pinned=False)

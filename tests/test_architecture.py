@@ -37,6 +37,7 @@ RANKS = {
     "simulators": 6,  # honest vendors: they share the domain's rules and the config's shapes
     "web": 7,
     "cli": 8,
+    "supervisor": 8,  # serve --workers: the processes, each with its own socket
 }
 # Rooms of equal rank that must not know each other.
 STRANGERS = {("graphql", "simulators"), ("simulators", "graphql")}

@@ -152,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
     }
     if args.workers > 1:
         assert path is not None
-        _serve_workers(path, args.workers, args.log_level, common)
+        return _serve_workers(path, args.workers, args.log_level, common)
     else:
         from jobgate.web.app import create_app, demo_app
 
@@ -162,16 +162,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, Any]) -> None:
-    """N worker processes on one port (uvicorn's supervisor); each builds its app from the
-    environment. Metrics use prometheus_client's multiprocess mode: a scrape lands on any one
-    worker, and only files shared by all of them let it report the whole server. Idempotency
-    keys, unless Redis or a path is configured, live in a SQLite file all workers share."""
+def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, Any]) -> int:
+    """N worker processes on one port, each on its own SO_REUSEPORT socket (supervisor.py);
+    each builds its app from the environment. Metrics use prometheus_client's multiprocess
+    mode: a scrape lands on any one worker, and only files shared by all of them let it report
+    the whole server. Idempotency keys, unless Redis or a path is configured, live in a SQLite
+    file all workers share."""
     import shutil
     import tempfile
 
-    import uvicorn
-
+    from jobgate.supervisor import run_workers
     from jobgate.web.idempotency import SHARED_PATH_ENV
 
     os.environ["JOBGATE_CONFIG"] = path
@@ -189,8 +189,13 @@ def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, An
         # Idempotency-Key run once per worker: the workers share a file instead.
         owned.append(tempfile.mkdtemp(prefix="jobgate-idempotency-"))
         os.environ[SHARED_PATH_ENV] = os.path.join(owned[-1], "keys.sqlite")
+    options = {k: v for k, v in common.items() if k not in ("host", "port")}
     try:
-        uvicorn.run("jobgate.cli:worker_app", factory=True, workers=workers, **common)
+        return run_workers(workers, common["host"], common["port"], options)
+    except OSError as exc:
+        where = f"{common['host']}:{common['port']}"
+        print(f"jobgate: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     finally:
         for directory in owned:
             shutil.rmtree(directory, ignore_errors=True)

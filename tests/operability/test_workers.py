@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -90,3 +95,89 @@ def test_two_workers_share_idempotency_keys_without_redis(tmp_path: Path) -> Non
                     assert answer.status_code in (200, 409), answer.text
                     if answer.status_code == 200:
                         assert answer.content == ran[0].content
+
+
+def listening_sockets(port: int) -> int:
+    """LISTEN sockets on ``port`` (any address), from /proc/net/tcp and tcp6."""
+    found = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                local, state = row.split()[1], row.split()[3]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    found += 1
+    return found
+
+
+def worker_pids(supervisor: int) -> set[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    with open(f"/proc/{supervisor}/task/{supervisor}/children") as children:
+        pids = {int(pid) for pid in children.read().split()}
+    found = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if b"spawn_main" in cmdline.read():
+                    found.add(pid)
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def fresh_request_prefixes(base: str, count: int) -> set[str]:
+    """Which processes answered ``count`` requests on new connections (the request ids a
+    gateway makes start with a per-process prefix)."""
+    prefixes = set()
+    for _ in range(count):
+        with httpx.Client(base_url=base, timeout=10) as client:  # a new connection each
+            answer = client.post("/graphql", json={"query": QUERY})
+            assert answer.status_code == 200, answer.text
+            prefixes.add(answer.headers["x-request-id"].split("-")[0])
+    return prefixes
+
+
+def test_each_worker_listens_on_its_own_socket_and_new_connections_spread(
+    tmp_path: Path,
+) -> None:
+    gw_port = free_port()
+    gw_base = f"http://127.0.0.1:{gw_port}"
+    with simulated_upstreams(tmp_path) as config:
+        args = ("serve", "--config", str(config), "--port", str(gw_port), "--workers", "2")
+        with running(tmp_path, *args) as gateway:
+            gateway.wait_until_up(gw_base, "/readyz")
+            wait_for(lambda: listening_sockets(gw_port) == 2)  # SO_REUSEPORT: one per worker
+            assert len(fresh_request_prefixes(gw_base, 40)) == 2  # the kernel spreads them
+            # A worker that dies is replaced; the port keeps answering meanwhile.
+            first = worker_pids(gateway.popen.pid)
+            assert len(first) == 2
+            os.kill(min(first), signal.SIGKILL)
+            wait_for(lambda: len(worker_pids(gateway.popen.pid) - first) == 1)
+            wait_for(lambda: listening_sockets(gw_port) == 2)
+            assert len(fresh_request_prefixes(gw_base, 40)) == 2
+        # SIGINT: the workers finish and exit, and so does the supervisor, cleanly.
+        assert gateway.popen.returncode == 0, gateway.output()
+    assert "worker exited: starting another" in gateway.output()
+
+
+def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        with simulated_upstreams(tmp_path) as config:
+            args = ("serve", "--config", str(config), "--port", str(port), "--workers", "2")
+            with running(tmp_path, *args) as gateway:
+                assert gateway.popen.wait(timeout=30) == 1
+            output = gateway.output()
+    finally:
+        taken.close()
+    assert f"jobgate: cannot listen on 127.0.0.1:{port}: Address already in use" in output
+    assert "Traceback" not in output
+
+
+def wait_for(condition: Callable[[], bool], within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "not within time"
+        time.sleep(0.1)
