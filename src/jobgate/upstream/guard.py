@@ -240,8 +240,8 @@ class CallGuard:
                 renewed=call.renewed,
                 server=self.client.base_url.host,
             )
-        if span is not None:  # the upstream hears of the trace: traceparent
-            call = replace(call, headers=span.headers(call.headers))
+            if span is not None:  # the upstream hears of the trace: traceparent
+                call = replace(call, headers=span.headers(call.headers))
         try:
             if deadline <= self._clock():
                 message = f"Source '{self.source}' was not called: the request's deadline passed."
