@@ -239,3 +239,27 @@ def test_the_fuzz_and_fault_soak_runs_and_meets_its_targets(tmp_path: Path) -> N
     failed = [(name, shown) for name, shown, ok in hostile.verdict(figures) if not ok]
     assert failed == [], failed
     assert figures["keyed_mutations"] > 10
+
+
+def test_the_instruction_count_reads_real_jobs_and_parses_callgrind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench.instructions: its read loop runs (both modes), and a callgrind summary line is
+    read as the count (valgrind itself is too slow for the suite: ~30 s a run)."""
+    from bench import instructions
+
+    assert instructions.main(["--inner", "40", "--no-coalesce"]) == 0
+    assert instructions.main(["--inner", "40", "--coalesce"]) == 0
+
+    class Done:
+        stderr = "==1== Events    : Ir\n==1== Collected : 123456789\n"
+
+    seen: list[list[str]] = []
+
+    def run(command: list[str], **options: object) -> Done:
+        seen.append(command)
+        return Done()
+
+    monkeypatch.setattr(instructions.subprocess, "run", run)
+    assert instructions.count(10, coalesce=False) == 123_456_789
+    assert seen[0][:2] == ["valgrind", "--tool=callgrind"] and seen[0][-1] == "--no-coalesce"
