@@ -189,9 +189,8 @@ def _serve_workers(path: str, workers: int, log_level: str, common: dict[str, An
         # Idempotency-Key run once per worker: the workers share a file instead.
         owned.append(tempfile.mkdtemp(prefix="jobgate-idempotency-"))
         os.environ[SHARED_PATH_ENV] = os.path.join(owned[-1], "keys.sqlite")
-    options = {k: v for k, v in common.items() if k not in ("host", "port")}
     try:
-        return run_workers(workers, common["host"], common["port"], options)
+        return run_workers(workers, common)
     except OSError as exc:
         where = f"{common['host']}:{common['port']}"
         print(f"jobgate: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ exits; one that has not after ``STOP_GRACE`` seconds is killed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -49,22 +50,20 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+def _worker(options: dict[str, Any]) -> None:
     """One worker process: its own socket, then uvicorn on it until a signal stops it."""
     import uvicorn
 
-    sock = reuseport_socket(host, port)
+    sock = reuseport_socket(options["host"], options["port"])
     sock.listen(BACKLOG)
     config = uvicorn.Config("jobgate.cli:worker_app", factory=True, **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 class Supervisor:
-    def __init__(self, workers: int, host: str, port: int, options: dict[str, Any]) -> None:
+    def __init__(self, workers: int, options: dict[str, Any]) -> None:
         self.count = workers
-        self.host = host
-        self.port = port
-        self.options = {**options, "host": host, "port": port}
+        self.options = options  # uvicorn.Config's, host and port included
         self.context = multiprocessing.get_context("spawn")
         self.processes: list[BaseProcess] = []
         self.stopping = threading.Event()
@@ -73,7 +72,7 @@ class Supervisor:
     def run(self) -> int:
         # Bound but not listening: it takes no connections, and it holds the port for the
         # workers (a socket without SO_REUSEPORT on it makes this fail, clearly, here).
-        holder = reuseport_socket(self.host, self.port)
+        holder = reuseport_socket(self.options["host"], self.options["port"])
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
         }
@@ -91,9 +90,7 @@ class Supervisor:
             holder.close()
 
     def _start(self) -> BaseProcess:
-        process = self.context.Process(
-            target=_worker, args=(self.host, self.port, self.options), name="jobgate-worker"
-        )
+        process = self.context.Process(target=_worker, args=(self.options,), name="jobgate-worker")
         process.start()
         return process
 
@@ -125,7 +122,8 @@ class Supervisor:
     def _stop_all(self) -> None:
         for process in self.processes:
             if process.is_alive() and process.pid is not None:
-                with _suppress_lookup():
+                # It may have exited between the check and the signal.
+                with contextlib.suppress(ProcessLookupError):
                     process.terminate()  # SIGTERM: uvicorn shuts down gracefully
         deadline = time.monotonic() + STOP_GRACE
         for process in self.processes:
@@ -136,16 +134,7 @@ class Supervisor:
                 process.join(5)
 
 
-class _suppress_lookup:
-    """``ProcessLookupError`` from a worker that exited between the check and the signal."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, value: object, traceback: object) -> bool:
-        return kind is ProcessLookupError
-
-
-def run_workers(workers: int, host: str, port: int, options: dict[str, Any]) -> int:
-    """Serve with ``workers`` processes, each on its own SO_REUSEPORT socket, until a signal."""
-    return Supervisor(workers, host, port, options).run()
+def run_workers(workers: int, options: dict[str, Any]) -> int:
+    """Serve with ``workers`` processes, each on its own SO_REUSEPORT socket, until a signal;
+    ``options`` are uvicorn.Config's (``host`` and ``port`` among them)."""
+    return Supervisor(workers, options).run()

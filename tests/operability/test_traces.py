@@ -6,18 +6,14 @@ a real OTLP/HTTP export to a collector."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import subprocess
 import sys
 import threading
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
 import httpx
-import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -25,10 +21,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from jobgate.config import ConfigError, ServerSettings, Settings, TelemetrySettings, parse_settings
-from jobgate.logs import JsonFormatter
 from jobgate.simulators.faults import Fault
 from jobgate.simulators.suite import build_vendors
 from tests.harness import app_over_faults, gateway
+from tests.operability.test_logs import captured_logs
+from tests.operability.test_logs import lines as logged
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -38,29 +35,6 @@ INGEST = "ingest:7505e000001NLkPAAW"
 IDS = [INGEST, "hub:6161"]
 NATIVE_IDS = ("7505e000001NLkPAAW", "6161")
 SOURCE = '[sources.a]\nprovider = "content-hub"\nbase_url = "https://a.example.com"\ntoken = "t"\n'
-
-
-@contextmanager
-def json_lines() -> Iterator[list[dict[str, Any]]]:
-    """jobgate's log lines as its JSON formatter writes them (formatted as they are logged,
-    inside the request, as the real handler does)."""
-    lines: list[dict[str, Any]] = []
-    formatter = JsonFormatter()
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(orjson.loads(formatter.format(record)))
-
-    handler = Collect(logging.INFO)
-    logger = logging.getLogger("jobgate")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def kind(spans: tuple[ReadableSpan, ...], wanted: SpanKind) -> list[ReadableSpan]:
@@ -73,11 +47,10 @@ def attrs(span: ReadableSpan) -> dict[str, Any]:
 
 async def test_a_request_over_two_sources_is_one_trace_from_the_caller_to_the_upstreams() -> None:
     exporter = InMemorySpanExporter()
-    with json_lines() as lines:
+    with captured_logs() as out:
         async with gateway(span_exporter=exporter) as gw:
             await gw.gql(QUERY, {"ids": IDS})  # the sources' tokens, fetched
             exporter.clear()
-            lines.clear()
             ingest_saw = gw.record_header("ingest", "traceparent")
             hub_saw = gw.record_header("hub", "traceparent")
             body = await gw.gql(QUERY, {"ids": IDS}, traceparent=TRACEPARENT)
@@ -135,7 +108,9 @@ async def test_a_request_over_two_sources_is_one_trace_from_the_caller_to_the_up
         assert not any(native in text for native in NATIVE_IDS), text
     # Every line logged inside the request carries its trace.
     traced = [
-        line for line in lines if line.get("request_id") == attrs(server)["jobgate.request_id"]
+        line
+        for line in logged(out)
+        if line.get("request_id") == attrs(server)["jobgate.request_id"]
     ]
     assert {line["message"] for line in traced} >= {"graphql request", "upstream call"}
     assert {line["trace_id"] for line in traced} == {CALLER_TRACE}
@@ -200,12 +175,12 @@ async def test_a_retry_and_a_token_renewal_are_attributes_of_their_calls() -> No
 
 
 async def test_off_by_default_nothing_is_traced_or_sent() -> None:
-    with json_lines() as lines:
+    with captured_logs() as out:
         async with gateway() as gw:
             saw = gw.record_header("ingest", "traceparent")
             await gw.gql(QUERY, {"ids": [INGEST]}, traceparent=TRACEPARENT)
     assert saw and set(saw) == {None}  # nor passed on: jobgate is not part of the trace
-    assert lines and not [line for line in lines if "trace_id" in line]
+    assert logged(out) and not [line for line in logged(out) if "trace_id" in line]
 
 
 class Collector(BaseHTTPRequestHandler):

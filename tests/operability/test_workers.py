@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobgate.simulators.suite import build_vendors
-from tests.e2e.test_processes import DEMO_JOB, free_port, running, simulated_upstreams
+from tests.e2e.test_processes import DEMO_JOB, Process, free_port, running, simulated_upstreams
 
 QUERY = f'query WorkersRead {{ job(id: "{DEMO_JOB}") {{ id status }} }}'
 
@@ -28,33 +29,42 @@ def served_requests(metrics_text: str) -> float:
     )
 
 
+@contextlib.contextmanager
+def two_workers(tmp_path: Path, port: int, *, wait: bool = True) -> Iterator[Process]:
+    """`jobgate serve --workers 2` on ``port`` over a running `jobgate simulate`; ``wait``:
+    until it is ready."""
+    with simulated_upstreams(tmp_path) as config:
+        args = ("serve", "--config", str(config), "--port", str(port), "--workers", "2")
+        with running(tmp_path, *args) as gateway:
+            if wait:
+                gateway.wait_until_up(f"http://127.0.0.1:{port}", "/readyz")
+            yield gateway
+
+
 def test_two_workers_serve_requests_and_report_metrics_together(tmp_path: Path) -> None:
     gw_port = free_port()
     gw_base = f"http://127.0.0.1:{gw_port}"
-    with simulated_upstreams(tmp_path) as config:
-        args = ("serve", "--config", str(config), "--port", str(gw_port), "--workers", "2")
-        with running(tmp_path, *args) as gateway:
-            gateway.wait_until_up(gw_base, "/readyz")
-            with httpx.Client(base_url=gw_base, timeout=10) as client:
-                for n in range(8):
-                    # A fresh connection each time, so that both workers get a share.
-                    answer = client.post(
-                        "/graphql",
-                        json={"query": QUERY},
-                        headers={"Connection": "close", "X-Request-Id": f"w-{n}"},
-                    )
-                    assert answer.json() == {"data": {"job": {"id": DEMO_JOB, "status": "OPEN"}}}
-                    assert answer.headers["x-request-id"] == f"w-{n}"
-                ready = client.get("/readyz")
-                assert ready.status_code == 200, ready.text
-                assert {s["name"] for s in ready.json()["sources"]} == {
-                    v.source for v in build_vendors()
-                }
-                # Whichever worker answers the scrape, it counts every worker's requests.
-                for _ in range(3):
-                    scrape = client.get("/metrics", headers={"Connection": "close"})
-                    assert served_requests(scrape.text) == 8
-        output = gateway.output()
+    with two_workers(tmp_path, gw_port) as gateway:
+        with httpx.Client(base_url=gw_base, timeout=10) as client:
+            for n in range(8):
+                # A fresh connection each time, so that both workers get a share.
+                answer = client.post(
+                    "/graphql",
+                    json={"query": QUERY},
+                    headers={"Connection": "close", "X-Request-Id": f"w-{n}"},
+                )
+                assert answer.json() == {"data": {"job": {"id": DEMO_JOB, "status": "OPEN"}}}
+                assert answer.headers["x-request-id"] == f"w-{n}"
+            ready = client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert {s["name"] for s in ready.json()["sources"]} == {
+                v.source for v in build_vendors()
+            }
+            # Whichever worker answers the scrape, it counts every worker's requests.
+            for _ in range(3):
+                scrape = client.get("/metrics", headers={"Connection": "close"})
+                assert served_requests(scrape.text) == 8
+    output = gateway.output()
     assert output.count("Started server process") == 2, output
     assert '"message":"graphql request"' in output and '"request_id":"w-7"' in output
 
@@ -78,23 +88,20 @@ def test_two_workers_share_idempotency_keys_without_redis(tmp_path: Path) -> Non
             sends = [client.post("/graphql", json=body, headers=headers) for _ in range(50)]
             return list(await asyncio.gather(*sends))
 
-    with simulated_upstreams(tmp_path) as config:
-        args = ("serve", "--config", str(config), "--port", str(gw_port), "--workers", "2")
-        with running(tmp_path, *args) as gateway:
-            gateway.wait_until_up(gw_base, "/readyz")
-            for job in jobs:
-                answers = asyncio.run(burst(job))
-                ran = [
-                    a
-                    for a in answers
-                    if a.status_code == 200 and "idempotent-replayed" not in a.headers
-                ]
-                assert len(ran) == 1, [a.text for a in ran]
-                assert ran[0].json()["data"]["abortJob"]["job"]["status"] == "ABORTED"
-                for answer in answers:
-                    assert answer.status_code in (200, 409), answer.text
-                    if answer.status_code == 200:
-                        assert answer.content == ran[0].content
+    with two_workers(tmp_path, gw_port):
+        for job in jobs:
+            answers = asyncio.run(burst(job))
+            ran = [
+                a
+                for a in answers
+                if a.status_code == 200 and "idempotent-replayed" not in a.headers
+            ]
+            assert len(ran) == 1, [a.text for a in ran]
+            assert ran[0].json()["data"]["abortJob"]["job"]["status"] == "ABORTED"
+            for answer in answers:
+                assert answer.status_code in (200, 409), answer.text
+                if answer.status_code == 200:
+                    assert answer.content == ran[0].content
 
 
 def listening_sockets(port: int) -> int:
@@ -141,21 +148,18 @@ def test_each_worker_listens_on_its_own_socket_and_new_connections_spread(
 ) -> None:
     gw_port = free_port()
     gw_base = f"http://127.0.0.1:{gw_port}"
-    with simulated_upstreams(tmp_path) as config:
-        args = ("serve", "--config", str(config), "--port", str(gw_port), "--workers", "2")
-        with running(tmp_path, *args) as gateway:
-            gateway.wait_until_up(gw_base, "/readyz")
-            wait_for(lambda: listening_sockets(gw_port) == 2)  # SO_REUSEPORT: one per worker
-            assert len(fresh_request_prefixes(gw_base, 40)) == 2  # the kernel spreads them
-            # A worker that dies is replaced; the port keeps answering meanwhile.
-            first = worker_pids(gateway.popen.pid)
-            assert len(first) == 2
-            os.kill(min(first), signal.SIGKILL)
-            wait_for(lambda: len(worker_pids(gateway.popen.pid) - first) == 1)
-            wait_for(lambda: listening_sockets(gw_port) == 2)
-            assert len(fresh_request_prefixes(gw_base, 40)) == 2
-        # SIGINT: the workers finish and exit, and so does the supervisor, cleanly.
-        assert gateway.popen.returncode == 0, gateway.output()
+    with two_workers(tmp_path, gw_port) as gateway:
+        wait_for(lambda: listening_sockets(gw_port) == 2)  # SO_REUSEPORT: one per worker
+        assert len(fresh_request_prefixes(gw_base, 40)) == 2  # the kernel spreads them
+        # A worker that dies is replaced; the port keeps answering meanwhile.
+        first = worker_pids(gateway.popen.pid)
+        assert len(first) == 2
+        os.kill(min(first), signal.SIGKILL)
+        wait_for(lambda: len(worker_pids(gateway.popen.pid) - first) == 1)
+        wait_for(lambda: listening_sockets(gw_port) == 2)
+        assert len(fresh_request_prefixes(gw_base, 40)) == 2
+    # SIGINT: the workers finish and exit, and so does the supervisor, cleanly.
+    assert gateway.popen.returncode == 0, gateway.output()
     assert "worker exited: starting another" in gateway.output()
 
 
@@ -165,11 +169,9 @@ def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
     taken.listen()
     port = taken.getsockname()[1]
     try:
-        with simulated_upstreams(tmp_path) as config:
-            args = ("serve", "--config", str(config), "--port", str(port), "--workers", "2")
-            with running(tmp_path, *args) as gateway:
-                assert gateway.popen.wait(timeout=30) == 1
-            output = gateway.output()
+        with two_workers(tmp_path, port, wait=False) as gateway:
+            assert gateway.popen.wait(timeout=30) == 1
+        output = gateway.output()
     finally:
         taken.close()
     assert f"jobgate: cannot listen on 127.0.0.1:{port}: Address already in use" in output
