@@ -58,8 +58,8 @@ class Upstream:
         """The gateway's config for this upstream (``source_options`` set on every source,
         ``server_options`` in ``[server]``)."""
         # Q20 asks for twenty aliased jobs: above the default limit of aliases per operation.
-        lines = ["[server]", "graphiql = false", f"max_aliases = {MAX_ALIASES}"]
-        lines += [f"{key} = {_toml_value(v)}" for key, v in (server_options or {}).items()]
+        server = {"graphiql": False, "max_aliases": MAX_ALIASES, **(server_options or {})}
+        lines = ["[server]", *(f"{key} = {_toml_value(v)}" for key, v in server.items())]
         lines.append("")
         for name, table in self.sources.items():
             values = {**table, **(source_options or {})}

@@ -251,15 +251,48 @@ def test_the_instruction_count_reads_real_jobs_and_parses_callgrind(
     assert instructions.main(["--inner", "40", "--no-coalesce"]) == 0
     assert instructions.main(["--inner", "40", "--coalesce"]) == 0
 
-    class Done:
-        stderr = "==1== Events    : Ir\n==1== Collected : 123456789\n"
-
     seen: list[list[str]] = []
 
-    def run(command: list[str], **options: object) -> Done:
-        seen.append(command)
-        return Done()
+    class Done:
+        returncode = 0
 
-    monkeypatch.setattr(instructions.subprocess, "run", run)
+        def __init__(self, command: list[str], **options: object) -> None:
+            seen.append(command)
+
+        def communicate(self, timeout: float) -> tuple[str, str]:
+            return "", "==1== Events    : Ir\n==1== Collected : 123456789\n"
+
+    monkeypatch.setattr(instructions.subprocess, "Popen", Done)
     assert instructions.count(10, coalesce=False) == 123_456_789
     assert seen[0][:2] == ["valgrind", "--tool=callgrind"] and seen[0][-1] == "--no-coalesce"
+
+
+def test_the_request_count_drives_whole_requests_through_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--requests: every kind's requests answer without errors through the real app and the
+    aiohttp transport, from a static upstream in its own process; the count waits for the
+    go-ahead of the process that turns counting on."""
+    from bench.upstreams import start_static
+
+    from bench import asgi_requests, instructions
+
+    handshake = tmp_path / "handshake"
+    handshake.mkdir()
+    (handshake / "go").touch()
+    monkeypatch.setenv(instructions.HANDSHAKE, str(handshake))
+    monkeypatch.setattr(asgi_requests, "ROTATION", 200)
+    upstream = start_static(tmp_path, None)
+    try:
+        config = tmp_path / "jobgate.toml"
+        config.write_text(upstream.config_toml(server_options={"max_aliases": 64}))
+        served = upstream.count() or 0
+        for kind in asgi_requests.KINDS:
+            assert instructions.main(["--inner-requests", kind, "4", "--config", str(config)]) == 0
+        assert (handshake / "ready").exists()
+        # Q1v and Q1c read each of the 200 ids once to warm up, then 4 more; Q20: 10 + 4
+        # requests; every app's start-up probe reads one job too.
+        reads = 2 * (200 + 4) + 2 * (10 + 4) * 20 + len(asgi_requests.KINDS)
+        assert (upstream.count() or 0) - served == reads
+    finally:
+        upstream.stop()
