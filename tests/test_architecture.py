@@ -21,6 +21,7 @@ RANKS = {
     "vendors": 1,
     "redaction": 1,
     "lru": 1,
+    "timeouts": 1,  # SharedTimeout: request deadlines (web) and call attempts (upstream)
     "internals": 1,
     "config": 2,
     "logs": 2,

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from jobgate.metrics import labelled
-from jobgate.web.deadlines import SharedTimeout
+from jobgate.timeouts import SharedTimeout
 from jobgate.web.params import raw_headers
 from jobgate.web.scope import RequestScope, note_codes, request_id_of
 

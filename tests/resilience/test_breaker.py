@@ -51,6 +51,24 @@ async def test_a_timeout_counts_as_a_failure() -> None:
     assert http.breaker.state is CircuitState.OPEN
 
 
+async def test_hanging_reads_end_at_the_source_timeout_or_the_request_deadline_if_sooner() -> None:
+    """Attempts given the source's whole timeout share one loop timer; one with less of the
+    request's time left gets a timer of its own. Both end the read as a timeout."""
+    clock = FakeTime()
+    http = channel(Script("hang"), clock, timeout=0.1, max_concurrency=8, breaker_failures=99)
+    started = time.monotonic()
+    reads = (http.get(f"/jobs/{n}") for n in range(8))
+    failed = await asyncio.gather(*reads, return_exceptions=True)
+    assert 0.09 < time.monotonic() - started < 1
+    for failure in failed:
+        assert isinstance(failure, JobFailure), failure
+        assert failure.error.code is ErrorCode.UPSTREAM_TIMEOUT
+        assert "did not answer within 0.1 s" in failure.error.message
+    with request_deadline(0.03, clock), pytest.raises(JobFailure) as sooner:
+        await http.get("/jobs/9")
+    assert "did not answer within 0.03 s" in sooner.value.error.message
+
+
 @pytest.mark.parametrize("status", [400, 404, 409, 422, 429])
 async def test_4xx_answers_never_open_it(status: int) -> None:
     http = channel(Script(status), retries=0)

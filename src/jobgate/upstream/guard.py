@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +22,7 @@ from jobgate.domain import ErrorCode, JobError, JobFailure
 from jobgate.internals.httpx import UpstreamClient
 from jobgate.metrics import labelled, metrics
 from jobgate.telemetry import RouteTemplates, call_span, traced
+from jobgate.timeouts import SharedTimeout
 from jobgate.upstream.attempts import note_attempt
 from jobgate.upstream.errors import AnswerTooLarge, clip
 from jobgate.upstream.resilience import (
@@ -124,6 +126,7 @@ class CallGuard:
             on_transition=self._circuit_moved,
         )
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._whole_timeout = SharedTimeout(timeout)  # attempts given the whole timeout
         self._base = ""
         self.rebase(str(client.base_url))
         self._clock = clock
@@ -308,9 +311,14 @@ class CallGuard:
         return min(self.timeout, left)
 
     async def _deliver(self, call: Call, limit: float) -> httpx.Response:
+        # The timeout also bounds in-process transports, which ignore httpx timeouts. Most
+        # attempts get the source's whole timeout: those share one loop timer (~28,000 CPU
+        # instructions a call less than asyncio.timeout's, bench.instructions).
+        timeout: AbstractAsyncContextManager[Any] = (
+            self._whole_timeout.timeout() if limit >= self.timeout else asyncio.timeout(limit)
+        )
         try:
-            # asyncio.timeout also bounds in-process transports, which ignore httpx timeouts.
-            async with asyncio.timeout(limit):
+            async with timeout:
                 return await self.client.dispatch(
                     call.method,
                     self._url(call.path),

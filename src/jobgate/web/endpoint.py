@@ -28,10 +28,10 @@ from jobgate.graphql.errors import is_expected
 from jobgate.graphql.execution import Executor, Prepared
 from jobgate.graphql.limits import Inspection, inspect_operation
 from jobgate.graphql.shapes import Shaped
+from jobgate.timeouts import SharedTimeout
 from jobgate.web.answers import GRAPHQL_RESPONSE, JSON, json_answer
 from jobgate.web.auth import Authenticator, principal_of
 from jobgate.web.csrf import csrf_refusal
-from jobgate.web.deadlines import SharedTimeout
 from jobgate.web.ide import GraphiQL
 from jobgate.web.idempotency.guard import IdempotencyGuard
 from jobgate.web.live import SSE, Live, LiveLimits, client_of, wants_events

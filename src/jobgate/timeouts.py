@@ -1,4 +1,5 @@
-"""Request deadlines on one event-loop timer (``SharedTimeout``), for the endpoint."""
+"""Timeouts for many blocks of the same length on one event-loop timer (``SharedTimeout``): the
+request deadlines of the endpoint, and the attempt timeouts of each source's calls."""
 
 from __future__ import annotations
 
