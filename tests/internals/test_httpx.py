@@ -59,3 +59,5 @@ async def test_a_whole_response_is_what_reading_the_body_would_give() -> None:
         assert response.is_closed and response.is_stream_consumed
         assert await response.aread() == body  # reading again is harmless
     assert made.reason_phrase == "Gone"
+    assert made.headers.raw == read.headers.raw and made.headers == read.headers
+    assert made.headers.get_list("content-type") == ["application/json; charset=utf-8"]

@@ -163,17 +163,26 @@ def malformed(source: str, what: str) -> JobFailure:
     )
 
 
+# Checked as tuples: ``str | int`` in an isinstance() call builds a union on every call.
+_TEXT_OR_NUMBER = (str, int)
+_SCALAR = (str, int, float)
+
+
 def text_field(source: str, body: Mapping[str, Any], key: str) -> str:
     """A field the job cannot be understood without; its absence is an upstream fault."""
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+    if type(value) is str and value:  # the usual case, first
+        return value
+    if isinstance(value, bool) or not isinstance(value, _TEXT_OR_NUMBER) or value == "":
         raise malformed(source, f"a job without a usable '{key}'")
     return str(value)
 
 
 def optional_text(body: Mapping[str, Any], key: str) -> str | None:
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if type(value) is str:  # the usual case, first
+        return value
+    if isinstance(value, bool) or not isinstance(value, _SCALAR):
         return None
     return str(value)
 
