@@ -49,7 +49,7 @@ async def test_a_whole_response_is_what_reading_the_body_would_give() -> None:
     """whole_response sets Response._content (what Response.read() keeps) by hand."""
     headers = [(b"Content-Type", b"application/json; charset=utf-8"), (b"X-A", b"1")]
     body = '{"name": "Zoë"}'.encode()
-    made = whole_response(404, "Gone", headers, body)
+    made = whole_response(404, "Gone", [(k, k.lower(), v) for k, v in headers], body)
     read = httpx.Response(404, headers=headers, stream=httpx.ByteStream(body))
     await read.aread()
     for response in (made, read):

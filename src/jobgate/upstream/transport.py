@@ -164,8 +164,9 @@ class WholeBodyTransport(SessionTransport):
         extensions = {"http_version": b"HTTP/1.1"}
         if reason:
             extensions["reason_phrase"] = reason.encode()
+        pairs = [(name, value) for name, _, value in headers]
         return httpx.Response(
-            status, headers=headers, content=body, request=request, extensions=extensions
+            status, headers=pairs, content=body, request=request, extensions=extensions
         )
 
     async def fetch(
@@ -197,7 +198,11 @@ class WholeBodyTransport(SessionTransport):
                 body = await self._read(answer)
         except AIOHTTP_FAILURES as exc:
             raise as_httpx_error(exc) from exc
-        kept = [(k, v) for k, v in answer.raw_headers if k.lower() not in _WIRE_HEADERS]
+        kept = [
+            (name, lower, value)
+            for name, value in answer.raw_headers
+            if (lower := name.lower()) not in _WIRE_HEADERS
+        ]
         return answer.status, answer.reason, kept, body
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
