@@ -158,6 +158,7 @@ _SERVER_TYPES: dict[str, type] = {
     "probe_sources": bool,
     "fast_paths": bool,
     "document_cache": bool,
+    "persisted_queries": bool,
     "max_page_size": int,
     "max_subscriptions_per_connection": int,
     "max_live_connections_per_client": int,

@@ -56,6 +56,8 @@ class ServerSettings:
     fast_paths: bool = True
     # Parsed and validated documents (and constant answers) kept, up to 16 MB.
     document_cache: bool = True
+    # Automatic persisted queries (Apollo's APQ): documents named by their SHA-256 hash.
+    persisted_queries: bool = True
     max_page_size: int = 100  # searchJobs(first:) at most this
     # Live updates (jobUpdated over WebSocket or SSE).
     max_subscriptions_per_connection: int = 20

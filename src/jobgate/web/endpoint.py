@@ -45,6 +45,7 @@ from jobgate.web.params import (
     media_type,
     raw_headers,
 )
+from jobgate.web.persisted import PersistedQueries
 from jobgate.web.scope import note_codes, note_operation, request_id_of
 
 log = logging.getLogger("jobgate.graphql")
@@ -79,6 +80,9 @@ class GraphQLEndpoint:
         # only the last resort should something overrun.
         self.mutation_timeouts = SharedTimeout(server.request_timeout + MUTATION_GRACE)
         self.idempotency = IdempotencyGuard()
+        self.persisted = PersistedQueries(
+            enabled=server.persisted_queries, max_document_bytes=server.max_body_bytes
+        )
         self.ide = GraphiQL() if server.graphiql else None
         self.live = Live(
             self.executor,
@@ -105,10 +109,12 @@ class GraphQLEndpoint:
                 assert self.ide is not None
                 return self.ide.page()
             self._refuse_cross_site(request)
-            params = from_query_string(request)
+            params = from_query_string(request, self.persisted.resolve)
         elif request.method == "POST":
             self._refuse_cross_site(request)
-            params = await from_body(request, received, self.server.max_body_bytes)
+            params = await from_body(
+                request, received, self.server.max_body_bytes, self.persisted.resolve
+            )
         else:
             raise BadRequest(405, "GraphQL takes GET or POST.", {"Allow": "GET, POST"})
         answer_as = SSE if wants_events(received) else media_type(received)

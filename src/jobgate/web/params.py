@@ -3,6 +3,7 @@ JSON body, the media type to answer in, and the 4xx for anything else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -11,6 +12,12 @@ from starlette.requests import ClientDisconnect, Request
 from jobgate.web.answers import GRAPHQL_RESPONSE, JSON
 
 Params = tuple[str, dict[str, Any] | None, str | None]  # query, variables, operation name
+# The document a request names: its "query", or one its "extensions" point to (persisted.py).
+Resolve = Callable[[Any, Any], Any]
+
+
+def _as_sent(query: Any, extensions: Any) -> Any:
+    return query
 
 
 class BadRequest(Exception):
@@ -49,21 +56,21 @@ def media_type(received: RawHeaders) -> str:
     raise BadRequest(406, f"Cannot answer in any of: {accept[:100]}. Accept {JSON}.")
 
 
-def from_query_string(request: Request) -> Params:
+def from_query_string(request: Request, resolve: Resolve = _as_sent) -> Params:
     params = request.query_params
-    variables: Any = None
-    if params.get("variables"):
-        variables = _parse_json(params["variables"], "variables")
-    return _validate(
-        {
-            "query": params.get("query"),
-            "variables": variables,
-            "operationName": params.get("operationName"),
-        }
-    )
+    data: dict[str, Any] = {
+        "query": params.get("query"),
+        "operationName": params.get("operationName"),
+    }
+    for name in ("variables", "extensions"):  # JSON in the URL (GraphQL over HTTP)
+        if params.get(name):
+            data[name] = _parse_json(params[name], name)
+    return _validate(data, resolve)
 
 
-async def from_body(request: Request, received: RawHeaders, max_bytes: int) -> Params:
+async def from_body(
+    request: Request, received: RawHeaders, max_bytes: int, resolve: Resolve = _as_sent
+) -> Params:
     content_type = received.get(b"content-type", b"").decode("latin-1")
     media, _, parameters = content_type.partition(";")
     if media.strip().lower() != JSON:
@@ -74,7 +81,7 @@ async def from_body(request: Request, received: RawHeaders, max_bytes: int) -> P
     declared = received.get(b"content-length", b"").decode("latin-1")
     if declared.isdigit() and int(declared) > max_bytes:
         raise BadRequest(413, f"Request body exceeds {max_bytes} bytes.")
-    return _validate(_parse_json(await _read_body(request, max_bytes), "body"))
+    return _validate(_parse_json(await _read_body(request, max_bytes), "body"), resolve)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -103,10 +110,13 @@ def _parse_json(raw: str | bytes, what: str) -> Any:
         raise BadRequest(400, f"The request {what} is not valid JSON.") from None
 
 
-def _validate(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+def _validate(data: Any, resolve: Resolve) -> Params:
     if not isinstance(data, dict):
         raise BadRequest(400, "The request must be a JSON object.")
-    query = data.get("query")
+    extensions = data.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise BadRequest(400, "'extensions' must be an object.")
+    query = resolve(data.get("query"), extensions)
     if not isinstance(query, str) or not query.strip():
         raise BadRequest(400, "The request has no GraphQL query ('query' must be a string).")
     variables = data.get("variables")
@@ -115,7 +125,4 @@ def _validate(data: Any) -> tuple[str, dict[str, Any] | None, str | None]:
     operation_name = data.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadRequest(400, "'operationName' must be a string.")
-    extensions = data.get("extensions")
-    if extensions is not None and not isinstance(extensions, dict):
-        raise BadRequest(400, "'extensions' must be an object.")
     return query, variables, operation_name
