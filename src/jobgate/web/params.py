@@ -116,7 +116,9 @@ def _validate(data: Any, resolve: Resolve) -> Params:
     extensions = data.get("extensions")
     if extensions is not None and not isinstance(extensions, dict):
         raise BadRequest(400, "'extensions' must be an object.")
-    query = resolve(data.get("query"), extensions)
+    query = data.get("query")
+    if extensions is not None:
+        query = resolve(query, extensions)
     if not isinstance(query, str) or not query.strip():
         raise BadRequest(400, "The request has no GraphQL query ('query' must be a string).")
     variables = data.get("variables")
