@@ -6,6 +6,7 @@ import gc
 import weakref
 from typing import Any
 
+from graphql.execution.executor import Executor
 from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 
 from graphql import GraphQLField, GraphQLObjectType, GraphQLSchema, GraphQLString, execute, parse
@@ -33,7 +34,17 @@ def test_written_against_the_installed_version() -> None:
 
 
 def test_the_executor_it_extends_is_there() -> None:
-    assert hasattr(IncrementalExecutor, "build_response"), CHANGED + "build_response"
+    assert hasattr(Executor, "build_response"), CHANGED + "build_response"
+    assert hasattr(Executor, "execute_operation"), CHANGED + "execute_operation"
+
+
+def test_the_schema_declares_no_incremental_delivery() -> None:
+    """The plain Executor cannot deliver @defer or @stream: jobgate's schema must not declare
+    them, so that documents using them are refused by validation, never half-run."""
+    from jobgate.graphql.schema import build_schema
+
+    schema = build_schema()._schema
+    assert schema.get_directive("defer") is None and schema.get_directive("stream") is None
 
 
 def test_a_request_is_freed_without_the_cycle_collector() -> None:
