@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -11,6 +10,7 @@ import pytest
 import redis
 
 from tests import harness
+from tests.wire import free_port
 
 
 @pytest.fixture
@@ -21,13 +21,6 @@ async def gw() -> AsyncIterator[harness.Gateway]:
 
 
 NO_REDIS = "redis-server is not installed (scripts/test installs it with apt-get when run as root)"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
