@@ -29,12 +29,12 @@ _IDS = [f"{SOURCE}:{native}" for native in native_ids(ROTATION)]
 Message = dict[str, Any]
 
 
-def per_request(kind: str) -> int:
+def ids_per_request(kind: str) -> int:
     return 20 if kind.startswith("Q20") else 1
 
 
 def _ids(kind: str, n: int) -> list[str]:
-    count = per_request(kind)
+    count = ids_per_request(kind)
     return [_IDS[(n * count + k) % ROTATION] for k in range(count)]
 
 
@@ -90,7 +90,7 @@ async def _post(app: Any, body: bytes) -> list[Message]:
     return sent
 
 
-async def _lifespan(app: Any) -> tuple[Callable[[], Awaitable[None]], asyncio.Task[None]]:
+async def _lifespan(app: Any) -> Callable[[], Awaitable[None]]:
     """Start the app's lifespan (its clients); the callable ends it."""
     inbox: asyncio.Queue[Message] = asyncio.Queue()
     outbox: asyncio.Queue[Message] = asyncio.Queue()
@@ -105,7 +105,7 @@ async def _lifespan(app: Any) -> tuple[Callable[[], Awaitable[None]], asyncio.Ta
         await inbox.put({"type": "lifespan.shutdown"})
         await task
 
-    return stop, task
+    return stop
 
 
 async def drive(config_toml: str, kind: str, requests: int) -> None:
@@ -121,7 +121,7 @@ async def drive(config_toml: str, kind: str, requests: int) -> None:
 
     settings = parse_settings(tomllib.loads(config_toml), "<bench>", {})
     app = create_app(settings)
-    stop, _ = await _lifespan(app)
+    stop = await _lifespan(app)
     tune_gc()
     failures: list[str] = []
 
@@ -135,7 +135,8 @@ async def drive(config_toml: str, kind: str, requests: int) -> None:
         for n in range(first, count, CONCURRENCY):
             await one(n)
 
-    await asyncio.gather(*(sender(k, ROTATION // per_request(kind)) for k in range(CONCURRENCY)))
+    warm_up = ROTATION // ids_per_request(kind)  # every id read once
+    await asyncio.gather(*(sender(k, warm_up) for k in range(CONCURRENCY)))
     await ready_to_count()
     await asyncio.gather(*(sender(k, requests) for k in range(CONCURRENCY)))
     await stop()

@@ -130,6 +130,7 @@ def per_read(reads: int, coalesce: bool) -> float:
 
 def per_request(kinds: list[str], requests: int) -> None:
     """Print instructions per GraphQL request of each kind, the upstream in its own process."""
+    from bench.asgi_requests import ids_per_request
     from bench.upstreams import start_static
 
     with tempfile.TemporaryDirectory(prefix="jobgate-instructions-") as folder:
@@ -140,7 +141,7 @@ def per_request(kinds: list[str], requests: int) -> None:
             # bench-peers' limit: its Q20 has three aliases a job (j0, state, object).
             config.write_text(upstream.config_toml(server_options={"max_aliases": 64}))
             for kind in kinds:
-                n = requests // 20 if kind.startswith("Q20") else requests
+                n = requests // ids_per_request(kind)
                 inner = ("--inner-requests", kind, "{}", "--config", str(config))
                 with concurrent.futures.ThreadPoolExecutor(2) as pool:  # counts do not race
                     counts = list(pool.map(functools.partial(_counted, inner), (n, 2 * n)))

@@ -16,10 +16,6 @@ Params = tuple[str, dict[str, Any] | None, str | None]  # query, variables, oper
 Resolve = Callable[[Any, Any], Any]
 
 
-def _as_sent(query: Any, extensions: Any) -> Any:
-    return query
-
-
 class BadRequest(Exception):
     def __init__(
         self,
@@ -56,7 +52,7 @@ def media_type(received: RawHeaders) -> str:
     raise BadRequest(406, f"Cannot answer in any of: {accept[:100]}. Accept {JSON}.")
 
 
-def from_query_string(request: Request, resolve: Resolve = _as_sent) -> Params:
+def from_query_string(request: Request, resolve: Resolve) -> Params:
     params = request.query_params
     data: dict[str, Any] = {
         "query": params.get("query"),
@@ -69,7 +65,7 @@ def from_query_string(request: Request, resolve: Resolve = _as_sent) -> Params:
 
 
 async def from_body(
-    request: Request, received: RawHeaders, max_bytes: int, resolve: Resolve = _as_sent
+    request: Request, received: RawHeaders, max_bytes: int, resolve: Resolve
 ) -> Params:
     content_type = received.get(b"content-type", b"").decode("latin-1")
     media, _, parameters = content_type.partition(";")
