@@ -69,6 +69,7 @@ def test_contract_example_loads(tmp_path: Path) -> None:
     assert hub.token == "hub-secret"
     assert hub.base_url == "https://tenant.example.com"
     assert settings.sources["ingest"].timeout == 2.5
+    assert settings.sources["ingest"].read_client == "lean"
     assert "hub-secret" not in repr(settings), "secrets must not show in reprs or logs"
     assert "bc-secret" not in repr(settings)
 
@@ -102,6 +103,10 @@ def test_contract_example_loads(tmp_path: Path) -> None:
             "[sources.field] client_secret: is missing",
         ),
         (("[sources.gis]", '[sources."g:is"]'), "[sources.g:is]: source names use"),
+        (
+            ("timeout = 2.5", 'read_client = "curl"'),
+            "[sources.ingest] read_client: must be 'lean' or 'aiohttp'",
+        ),
     ],
 )
 def test_mistakes_name_file_source_and_key(
@@ -314,3 +319,10 @@ def test_version() -> None:
 
     shown = run_cli("--version")
     assert shown.returncode == 0 and shown.stdout.strip() == f"jobgate {__version__}"
+
+
+def test_a_source_may_keep_its_reads_on_aiohttp(tmp_path: Path) -> None:
+    text = GOOD.replace("timeout = 2.5", 'read_client = "aiohttp"')
+    settings = load_settings(write(tmp_path, text), ENV)
+    assert settings.sources["ingest"].read_client == "aiohttp"
+    assert settings.sources["hub"].read_client == "lean"

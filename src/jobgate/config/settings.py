@@ -93,6 +93,9 @@ class SourceSettings:
     listing: bool = True  # searchJobs lists this source (false: only when named, as refused)
     poll_interval: float = 5.0  # jobUpdated: seconds between reads of the watched jobs
     max_answer_bytes: int = 4_000_000  # an upstream answer longer than this is not read
+    # Plain reads: "lean", jobgate's own kept-alive HTTP/1.1 GETs (upstream/reads.py), or
+    # "aiohttp", the client writes always use.
+    read_client: str = "lean"
     # The vendor's own keys (its ``SourceKeys.options``), as the config file gave them.
     options: Mapping[str, OptionValue] = field(default_factory=dict)
 

@@ -31,6 +31,7 @@ COMMON_KEYS = frozenset(
         "listing",
         "poll_interval",
         "max_answer_bytes",
+        "read_client",
     }
 )
 # Source keys that are not strings (``retries`` is checked on its own: it may be 0).
@@ -47,6 +48,7 @@ _SOURCE_TYPES: dict[str, type] = {
 }
 _URL_KEYS = ("base_url", "token_url", "login_url")
 MAX_RETRIES = 5
+READ_CLIENTS = ("lean", "aiohttp")
 _FIELDS = frozenset(f.name for f in fields(SourceSettings))
 
 
@@ -114,6 +116,9 @@ def _value(
             message = f"must be a whole number from 0 to {MAX_RETRIES}"
             raise ConfigError(file, message, source=name, key=key)
         return value
+    if key == "read_client" and value not in READ_CLIENTS:
+        message = "must be " + " or ".join(f"'{client}'" for client in READ_CLIENTS)
+        raise ConfigError(file, message, source=name, key=key)
     return typed(value, _SOURCE_TYPES.get(key, str), file, name, key)
 
 

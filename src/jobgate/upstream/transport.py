@@ -25,8 +25,9 @@ gateway then settles the write by reading the job back.
 
 from __future__ import annotations
 
-import errno
 import functools
+import socket
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ from jobgate.config import SourceSettings
 from jobgate.internals.httpx import Fetched
 from jobgate.internals.httpx_aiohttp import SessionTransport
 from jobgate.upstream.errors import DEFAULT_MAX_ANSWER_BYTES, AnswerTooLarge
+from jobgate.upstream.reads import ReadPool, connect_failure
 
 # Distinct upstream URLs whose parsed form is kept (a job read is one URL per id).
 URL_CACHE_SIZE = 4096
@@ -79,25 +81,15 @@ async def _never_resend(
 
 _WRITE_MIDDLEWARES = (_never_resend,)
 
-_UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT})
 
-
-def connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
     """What went wrong opening a connection, said plainly (no "ssl:default")."""
-    where = f"{exc.host}:{exc.port}"
+    cause = exc.os_error  # a certificate error is its own os_error
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return f"the host name '{exc.host}' could not be resolved"
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return f"{where} presented a TLS certificate that is not trusted"
-    if isinstance(exc, aiohttp.ClientConnectorSSLError):
-        return f"the TLS handshake with {where} failed"
-    code = exc.os_error.errno
-    if code == errno.ECONNREFUSED:
-        return f"{where} refused the connection (is the upstream running, and is the port right?)"
-    if code in _UNREACHABLE:
-        return f"{where} is unreachable from this host"
-    reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
-    return f"could not connect to {where}: {reason}"
+        cause = socket.gaierror(str(cause))
+    elif isinstance(exc, aiohttp.ClientConnectorSSLError) and not isinstance(cause, ssl.SSLError):
+        cause = ssl.SSLError(str(cause))
+    return connect_failure(exc.host, exc.port or 0, cause)
 
 
 # Most specific first: the first class an exception is an instance of decides.
@@ -125,7 +117,7 @@ def as_httpx_error(exc: BaseException) -> httpx.TransportError:
     for aiohttp_type, httpx_type in _EXCEPTIONS:
         if isinstance(exc, aiohttp_type):
             if isinstance(exc, aiohttp.ClientConnectorError):
-                return httpx_type(connect_failure(exc))
+                return httpx_type(_connect_failure(exc))
             return httpx_type(str(exc) or type(exc).__name__)
     return httpx.NetworkError(str(exc) or type(exc).__name__)  # pragma: no cover - see the rows
 
@@ -141,10 +133,20 @@ class WholeBodyTransport(SessionTransport):
     must not take the process's memory and stall every other request)."""
 
     def __init__(
-        self, *args: Any, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES, **kwargs: Any
+        self,
+        *args: Any,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        reads: ReadPool | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.max_answer_bytes = max_answer_bytes
+        self.reads = reads
+
+    async def aclose(self) -> None:
+        if self.reads is not None:
+            await self.reads.aclose()
+        await super().aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         raw_headers = request.headers.raw
@@ -183,6 +185,8 @@ class WholeBodyTransport(SessionTransport):
         ``UpstreamClient.dispatch`` calls this directly for plain reads, without an
         ``httpx.Request`` and an ``httpx.Response`` around the call (~90 us a read on the
         bench host; bench/ANALYSIS.md)."""
+        if self.reads is not None and method == "GET" and content is None:
+            return await self.reads.get(url, headers, timeouts)  # never a write
         try:  # a plain try: a context manager per call costs ~8,000 instructions more
             async with self.session().request(
                 method,
@@ -223,11 +227,20 @@ class WholeBodyTransport(SessionTransport):
 
 
 def production_transport(settings: SourceSettings) -> httpx.AsyncBaseTransport:
-    """aiohttp-backed transport: httpx's own async pool collapses under concurrency."""
+    """aiohttp-backed transport: httpx's own async pool collapses under concurrency. Plain
+    GETs go on jobgate's own kept-alive connections (``ReadPool``) unless the source says
+    ``read_client = "aiohttp"``."""
 
     def session() -> aiohttp.ClientSession:
         # Called on first use, inside the running loop. No cookie jar: see UpstreamClient.
         connector = aiohttp.TCPConnector(limit=settings.max_concurrency, keepalive_timeout=5.0)
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
-    return WholeBodyTransport(client=session, max_answer_bytes=settings.max_answer_bytes)
+    reads = None
+    if settings.read_client == "lean":
+        reads = ReadPool(
+            max_answer_bytes=settings.max_answer_bytes, max_idle=settings.max_concurrency
+        )
+    return WholeBodyTransport(
+        client=session, max_answer_bytes=settings.max_answer_bytes, reads=reads
+    )
