@@ -2,11 +2,12 @@
 with the machine's load (the same run twice agrees to ~0.03 %), for levers too small to see in
 req/s on a shared host (bench/ANALYSIS.md).
 
-``python -m bench.instructions [--reads N]`` runs ``Gateway.read_jobs`` over a MockTransport
-that answers Data Cloud job JSON, reading N and then 2N distinct ids (16 at a time), once with
-read coalescing on and once off, each under callgrind; the difference between the two counts,
+``python -m bench.instructions [--reads N]`` runs ``Gateway.read_jobs`` over a transport that
+answers Data Cloud job JSON from memory the way the production one answers plain reads
+(``WholeReads.fetch``), reading N and then 2N distinct ids (16 at a time), once with read
+coalescing on and once off, each under callgrind; the difference between the two counts,
 divided by N, is what one read costs, start-up excluded. No network: this measures jobgate's
-own path (gateway, adapter, channel, guard, httpx face), not the HTTP client or the server.
+own path (gateway, adapter, channel, guard, the direct read), not the HTTP client or server.
 
 ``python -m bench.instructions --requests [--kinds Q1v,Q20v] [--count N]`` counts whole GraphQL
 requests instead (``bench.asgi_requests``): the app called in-process as ``jobgate serve`` builds
@@ -32,16 +33,46 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 import orjson
 
 from bench.static_jobs import job, native_ids
+from jobgate.internals.httpx import Fetched
 
 CONCURRENCY = 16
 _COLLECTED = re.compile(r"Collected : (\d+)")
 HANDSHAKE = "JOBGATE_BENCH_CALLGRIND"  # a folder: ready / go files (``ready_to_count``)
+
+
+class _CannedReads(httpx.AsyncBaseTransport):
+    """Answers plain reads the way the production transport does (``WholeReads.fetch``: no
+    httpx Request or Response), from bytes in memory, after one turn of the event loop, so
+    that what is counted is jobgate's own path and not an HTTP client's."""
+
+    def __init__(self, bodies: dict[str, bytes]) -> None:
+        self.bodies = bodies
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None,
+        timeouts: tuple[float | None, float | None, float | None],
+    ) -> Fetched:
+        await asyncio.sleep(0)  # an answer arrives on a later turn, as from a socket
+        return (
+            200,
+            "OK",
+            [(b"Content-Type", b"content-type", b"application/json")],
+            self.bodies[url],
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"not a plain read: {request.method} {request.url}")
 
 
 async def _read(reads: int, coalesce: bool) -> None:
@@ -51,17 +82,11 @@ async def _read(reads: int, coalesce: bool) -> None:
     from jobgate.providers.registry import build_provider
 
     ids = native_ids(reads)
-    bodies = {f"/api/v1/ingest/jobs/{i}": orjson.dumps(job(i, n)) for n, i in enumerate(ids)}
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        body = bodies[request.url.path]
-        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
-
-    settings = SourceSettings(
-        name="ingest", provider=DATA_CLOUD, base_url="http://upstream.test", token="t" * 20
-    )
+    base = "http://upstream.test"
+    bodies = {f"{base}/api/v1/ingest/jobs/{i}": orjson.dumps(job(i, n)) for n, i in enumerate(ids)}
+    settings = SourceSettings(name="ingest", provider=DATA_CLOUD, base_url=base, token="t" * 20)
     gateway = Gateway(
-        {"ingest": build_provider(settings, httpx.MockTransport(answer))},
+        {"ingest": build_provider(settings, _CannedReads(bodies))},
         coalesce_reads={"ingest": coalesce},
     )
 

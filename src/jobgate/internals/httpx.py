@@ -122,7 +122,7 @@ class UpstreamClient(httpx.AsyncClient):
     async def dispatch(
         self,
         method: str,
-        url: httpx.URL,
+        url: httpx.URL | str,
         *,
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
@@ -149,7 +149,7 @@ class UpstreamClient(httpx.AsyncClient):
             raise
         return response
 
-    async def _read_whole(self, url: httpx.URL, headers: Mapping[str, str]) -> httpx.Response:
+    async def _read_whole(self, url: httpx.URL | str, headers: Mapping[str, str]) -> httpx.Response:
         """A plain GET through ``WholeReads.fetch``: the same request on the wire."""
         assert self._whole is not None
         fixed = self._fixed_pairs
@@ -158,6 +158,6 @@ class UpstreamClient(httpx.AsyncClient):
             fixed = [pair for pair in fixed if pair[0].lower() not in replaced]
         sent = [*fixed, *headers.items()]
         status, reason, answer_headers, body = await self._whole.fetch(
-            "GET", str(url), sent, None, self._timeouts
+            "GET", url if isinstance(url, str) else str(url), sent, None, self._timeouts
         )
         return whole_response(status, reason, answer_headers, body)

@@ -38,7 +38,8 @@ from jobgate.upstream.http1 import Http1Connection, StaleConnection
 
 # Seconds a connection may sit idle and still be reused (aiohttp's keepalive_timeout here).
 KEEPALIVE = 5.0
-URL_CACHE_SIZE = 4096
+_AUTHORITY_END = re.compile(r"[/?#]")
+_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")  # controls and spaces: never in a request line
 _PORTS = {"http": 80, "https": 443}
 # A header name is an RFC 9110 token; no part of a request line or header may hold CR, LF, NUL.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -48,19 +49,29 @@ _UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT
 Origin = tuple[str, str, int]  # scheme, host, port
 
 
-@functools.lru_cache(maxsize=URL_CACHE_SIZE)
 def split_url(url: str) -> tuple[Origin, str]:
-    """``url``'s origin and the request target sent for it (path and query, as encoded)."""
-    parts = urlsplit(url)
+    """``url``'s origin and the request target sent for it (path and query, as encoded).
+
+    Every cold job id is a new URL, so this does not parse the whole URL: only its scheme and
+    authority (a handful per source, kept), the rest is the target as written."""
+    begin = url.find("://")
+    end = _AUTHORITY_END.search(url, begin + 3) if begin > 0 else None
+    head = url if end is None else url[: end.start()]
+    target = "/" if end is None else url[end.start() :].partition("#")[0]
+    if target[:1] != "/":
+        target = "/" + target
+    if _BAD_TARGET.search(target):
+        raise httpx.LocalProtocolError("the URL holds characters a request line cannot")
+    return _origin(head), target
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(head: str) -> Origin:
+    parts = urlsplit(head)
     scheme = parts.scheme.lower()
     if scheme not in _PORTS or not parts.hostname:
-        raise httpx.UnsupportedProtocol(f"jobgate reads only http and https URLs, not {url!r}")
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    if _SPLITS.search(target) or " " in target:
-        raise httpx.LocalProtocolError("the URL holds characters a request line cannot")
-    return (scheme, parts.hostname, parts.port or _PORTS[scheme]), target
+        raise httpx.UnsupportedProtocol(f"jobgate reads only http and https URLs, not {head!r}")
+    return scheme, parts.hostname, parts.port or _PORTS[scheme]
 
 
 @functools.lru_cache(maxsize=256)
