@@ -57,19 +57,65 @@ class JobType:
 
     @classmethod
     def from_domain(cls, job: Job) -> JobType:
-        return cls(
-            id=strawberry.ID(job.id),
-            source=job.source,
-            provider=provider_enum(job.provider),
-            native_id=job.native_id,
-            status=job.status,
-            provider_status=job.provider_status,
-            allowed_actions=_in_order(job.allowed_actions),
-            details=details_from_domain(job),
-            warnings=tuple(JobWarningType(code=w.code, message=w.message) for w in job.warnings),
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-        )
+        """The job as the schema shows it. Its fields are worked out when a query reads them
+        (``_JobView``): a query that asks for a job's id and state does not pay for its
+        details, warnings and actions (bench.instructions --requests)."""
+        return _JobView(job)
+
+
+class _JobView(JobType):
+    """A ``JobType`` whose fields are read from the domain ``Job`` as the query asks for them.
+
+    Not a Strawberry type of its own: the schema's ``Job`` is ``JobType``, and an instance of
+    this subclass is one (graphql-core reads fields by attribute; ``Job`` has no interfaces,
+    so no type check runs)."""
+
+    def __init__(self, job: Job) -> None:  # JobType's dataclass __init__ is not run
+        self._job = job
+
+    @property
+    def id(self) -> strawberry.ID:  # type: ignore[override]
+        return strawberry.ID(self._job.id)
+
+    @property
+    def source(self) -> str:  # type: ignore[override]
+        return self._job.source
+
+    @property
+    def provider(self) -> ProviderEnum:  # type: ignore[override]
+        return provider_enum(self._job.provider)
+
+    @property
+    def native_id(self) -> str:  # type: ignore[override]
+        return self._job.native_id
+
+    @property
+    def status(self) -> JobStatus:  # type: ignore[override]
+        return self._job.status
+
+    @property
+    def provider_status(self) -> str:  # type: ignore[override]
+        return self._job.provider_status
+
+    @property
+    def allowed_actions(self) -> Sequence[JobAction]:  # type: ignore[override]
+        return _in_order(self._job.allowed_actions)
+
+    @functools.cached_property
+    def details(self) -> JobDetailsUnion:  # type: ignore[override]
+        return details_from_domain(self._job)
+
+    @functools.cached_property
+    def warnings(self) -> Sequence[JobWarningType]:  # type: ignore[override]
+        return tuple(JobWarningType(code=w.code, message=w.message) for w in self._job.warnings)
+
+    @property
+    def created_at(self) -> datetime | None:  # type: ignore[override]
+        return self._job.created_at
+
+    @property
+    def updated_at(self) -> datetime | None:  # type: ignore[override]
+        return self._job.updated_at
 
 
 @functools.lru_cache(maxsize=256)

@@ -7,10 +7,8 @@ per-attempt timeout, retries of reads, and one log line and metric sample per at
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -39,13 +37,11 @@ from jobgate.upstream.resilience import (
     request_deadline_var,
     write_deadline_var,
 )
+from jobgate.upstream.urls import SourceUrls
 
 log = logging.getLogger("jobgate.upstream")
 
 # Distinct upstream paths whose absolute URL is kept ready (a job read is one path per id).
-URL_CACHE_SIZE = 4096
-# Unreserved characters and "/": a path httpx sends exactly as written (less dot segments).
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/\-]*")
 # A call made outside any GraphQL request (tests, scripts) still ends: the contract's 30 s.
 DEFAULT_CALL_DEADLINE = 30.0
 # A write is not sent with less time than this left before its deadline (seconds).
@@ -144,11 +140,7 @@ class CallGuard:
             return
         self._base = base
         self.client.rebase(base)
-        self._urls = functools.lru_cache(maxsize=URL_CACHE_SIZE)(
-            lambda path: httpx.URL(base + "/" + path.lstrip("/"))
-        )
-        probe = str(httpx.URL(base + "/_"))  # the base as httpx writes it (host lowercased...)
-        self._plain_prefix = probe[:-1] if probe.endswith("/_") else None
+        self._url = SourceUrls(base)  # the absolute URL of a call's path
 
     async def send(self, call: Call) -> httpx.Response:
         """The upstream's answer, after retries for reads; failures raise ``JobFailure``.
@@ -287,22 +279,6 @@ class CallGuard:
                 f"{self.max_concurrency} concurrent calls within {wait:.3g} s."
             )
             raise _Failed("no-slot", _fail(ErrorCode.UPSTREAM_TIMEOUT, message)) from None
-
-    def _url(self, path: str) -> httpx.URL | str:
-        """The absolute URL for a path.
-
-        httpx merges a relative path into ``base_url`` by parsing URLs twice in pure Python:
-        ~35 us a call, the largest single cost of a read, and every cold job id is a new path.
-        A path of unreserved characters without dot segments (every job read: native ids are
-        ``[A-Za-z0-9][A-Za-z0-9_.-]*``) is sent as written, so its URL is the base as httpx
-        writes it plus the path, as a string (tests/unit/test_upstream_client.py checks that
-        they are the same). Any other path is parsed by httpx, once per distinct path (bounded).
-        """
-        prefix = self._plain_prefix
-        plain = _PLAIN_PATH.fullmatch(path) and "/." not in path and path[:1] != "."
-        if prefix is not None and plain:
-            return prefix + path.lstrip("/")
-        return self._urls(path)
 
     def _limit(self, call: Call, deadline: float) -> float:
         """How long this attempt may wait for its answer: the source's timeout, but a read no
