@@ -282,6 +282,16 @@ async def test_a_cancelled_read_drops_its_connection(upstream: Any) -> None:
     assert reads.opened == 2, "the half-read connection was used again"
 
 
+async def test_a_read_that_ends_after_the_pool_closed_keeps_no_connection(upstream: Any) -> None:
+    up = await upstream(lambda request, n: [0.1, ok()])
+    reads = pool()
+    task = asyncio.create_task(get(reads, up.base + "/jobs/1"))
+    await asyncio.sleep(0.03)
+    await reads.aclose()  # the gateway is shutting down while the read is on the wire
+    assert (await task)[0] == 200
+    assert all(not idle for idle in reads._idle.values())
+
+
 async def test_many_reads_at_once_each_get_their_own_answer(upstream: Any) -> None:
     def echo(request: bytes, n: int) -> list[Step]:
         path = request.split(b" ")[1]

@@ -139,6 +139,7 @@ class ReadPool:
         self.keepalive = keepalive
         self._tls = tls
         self._idle: dict[Origin, list[Http1Connection]] = {}
+        self._closed = False
         self.opened = 0  # connections opened so far (tests and diagnostics)
 
     async def get(
@@ -160,6 +161,7 @@ class ReadPool:
         return await self._exchange(connection, request, timeouts[1])
 
     async def aclose(self) -> None:
+        self._closed = True  # a read still in flight closes its connection when it ends
         for connections in self._idle.values():
             for connection in connections:
                 connection.close()
@@ -189,7 +191,7 @@ class ReadPool:
 
     def _release(self, origin: Origin, connection: Http1Connection) -> None:
         idle = self._idle.setdefault(origin, [])
-        if len(idle) >= self.max_idle:
+        if self._closed or len(idle) >= self.max_idle:
             connection.close()
             return
         connection.idle_since = connection.loop.time()
