@@ -35,6 +35,8 @@ LEVERS: tuple[Lever, ...] = (
           source_options={"coalesce_reads": False}),
     Lever("back: asyncio loop + h11 (no uvloop/httptools)", ("--loop", "asyncio", "--http", "h11")),
     Lever("back: httpx's own pool (no aiohttp transport)", ("--transport", "httpx")),
+    Lever('back: plain reads through aiohttp too (read_client = "aiohttp")',
+          source_options={"read_client": "aiohttp"}),
     Lever("back: the libraries' own resolvers and executor (fast_paths = false)",
           server_options={"fast_paths": False}),
     Lever("back: no document cache (document_cache = false)",
