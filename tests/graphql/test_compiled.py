@@ -118,6 +118,19 @@ async def test_other_shapes_are_left_to_graphql_core(gw: harness.Gateway, query:
     assert got == expected and planned == 0
 
 
+async def test_an_operation_name_is_checked_on_every_request(gw: harness.Gateway) -> None:
+    executor = Executor(build_schema(), SERVER)
+    query = 'query Named { job(id: "field:1009") { id } }'
+    answers = []
+    for name in ("Named", "Other", None, "Named"):
+        context = Context(gateway=gw.app.state.gateway, server=SERVER, request_id="r")
+        result = await executor.execute(query, variables=None, context=context, operation_name=name)
+        answers.append((result.data, [e.message for e in result.errors or ()]))
+    named = ({"job": {"id": "field:1009"}}, [])
+    assert answers == [named, (None, ["Unknown operation named 'Other'."]), named, named]
+    assert executor.planner is not None and executor.planner.answered == 3
+
+
 async def test_the_plan_reads_each_job_once_in_one_batch(gw: harness.Gateway) -> None:
     ids = [*every_seeded_id()[:6], every_seeded_id()[0]]  # one id twice
     query, variables = aliased(ids, "id")

@@ -143,17 +143,21 @@ class Planner:
                 plain = _plain(name, field.type, field.resolve)
                 if plain is not None:
                     self._scalars[name] = plain
-        self._plans: dict[int, tuple[DocumentNode, Plan | None]] = {}
+        self._plans: dict[tuple[int, str | None], tuple[DocumentNode | None, Plan | None]] = {}
         self.answered = 0  # requests this path answered (tests, diagnostics)
 
     def plan(self, document: DocumentNode, operation_name: str | None) -> Plan | None:
-        kept = self._plans.get(id(document))
-        if kept is not None and kept[0] is document:
+        key = (id(document), operation_name)
+        kept = self._plans.get(key)
+        if kept is not None and (kept[0] is document or kept[1] is None):
+            # A "no plan" entry keeps no document (it may be large): should its id be reused
+            # by another document, that one merely goes to graphql-core. A plan keeps its
+            # (small) document, so its id cannot be reused while the entry lives.
             return kept[1]
         plan = self._make(document, operation_name)
         if len(self._plans) >= MAX_PLANS:
             self._plans.clear()
-        self._plans[id(document)] = (document, plan)
+        self._plans[key] = (document if plan is not None else None, plan)
         return plan
 
     def _make(self, document: DocumentNode, operation_name: str | None) -> Plan | None:
