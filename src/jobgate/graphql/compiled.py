@@ -40,7 +40,8 @@ from graphql import (
     StringValueNode,
     VariableNode,
 )
-from jobgate.domain import ErrorCode, Job, JobError
+from jobgate.graphql.errors import JobLookupError
+from jobgate.graphql.schema import job_or_error
 from jobgate.graphql.types import JobType
 
 # Documents whose plan (or the lack of one) is kept.
@@ -93,17 +94,13 @@ class Plan:
             if root.fields is None:
                 data[root.key] = self.query_name
                 continue
-            found = next(answers)
-            if isinstance(found, JobError):
-                if found.code is not ErrorCode.NOT_FOUND:
-                    return None
-                found = None
-            if found is None:
+            job = job_or_error(next(answers))  # as the `job` resolver sees it
+            if isinstance(job, JobLookupError):
+                return None  # graphql-core shapes the error
+            if job is None:
                 data[root.key] = None
                 continue
-            if not isinstance(found, Job):
-                return None
-            shown = _fields(root.fields, JobType.from_domain(found))
+            shown = _fields(root.fields, job)
             if shown is None:
                 return None
             data[root.key] = shown

@@ -48,7 +48,7 @@ def _too_many(ids: Sequence[str], context: Context) -> JobError | None:
     return None
 
 
-def _job_or_error(result: Job | JobError | None) -> JobType | JobLookupError | None:
+def job_or_error(result: Job | JobError | None) -> JobType | JobLookupError | None:
     if isinstance(result, JobError):
         # "Not found" is just null; every other failure is a located GraphQL error.
         return None if result.code is ErrorCode.NOT_FOUND else JobLookupError(result)
@@ -56,7 +56,7 @@ def _job_or_error(result: Job | JobError | None) -> JobType | JobLookupError | N
 
 
 async def _job(context: Context, id: str) -> JobType | None:
-    result = _job_or_error(await context.job_loader.load(str(id)))
+    result = job_or_error(await context.job_loader.load(str(id)))
     if isinstance(result, JobLookupError):
         raise result
     return result
@@ -67,7 +67,7 @@ async def _jobs(context: Context, ids: Sequence[str]) -> list[JobType | JobLooku
         raise JobLookupError(too_many)
     results = await context.job_loader.load_many([str(i) for i in ids])
     # graphql-core turns an Exception in a list into an error at that index, null in place.
-    return [_job_or_error(r) for r in results]
+    return [job_or_error(r) for r in results]
 
 
 # Requests run `job` and `jobs` through these plain graphql-core resolvers (`build_schema`

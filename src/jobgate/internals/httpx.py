@@ -158,6 +158,6 @@ class UpstreamClient(httpx.AsyncClient):
             fixed = [pair for pair in fixed if pair[0].lower() not in replaced]
         sent = [*fixed, *headers.items()]
         status, reason, answer_headers, body = await self._whole.fetch(
-            "GET", url if isinstance(url, str) else str(url), sent, None, self._timeouts
+            "GET", str(url), sent, None, self._timeouts
         )
         return whole_response(status, reason, answer_headers, body)

@@ -41,7 +41,6 @@ from jobgate.upstream.urls import SourceUrls
 
 log = logging.getLogger("jobgate.upstream")
 
-# Distinct upstream paths whose absolute URL is kept ready (a job read is one path per id).
 # A call made outside any GraphQL request (tests, scripts) still ends: the contract's 30 s.
 DEFAULT_CALL_DEADLINE = 30.0
 # A write is not sent with less time than this left before its deadline (seconds).

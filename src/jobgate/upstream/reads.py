@@ -36,7 +36,7 @@ import httpx
 from jobgate.internals.httpx import Fetched
 from jobgate.upstream.http1 import Http1Connection, StaleConnection
 
-# Seconds a connection may sit idle and still be reused (aiohttp's keepalive_timeout here).
+# Seconds a connection may sit idle and still be reused (writes' aiohttp connector too).
 KEEPALIVE = 5.0
 _AUTHORITY_END = re.compile(r"[/?#]")
 _BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")  # controls and spaces: never in a request line
@@ -233,6 +233,7 @@ class ReadPool:
         return connection
 
 
+@functools.lru_cache(maxsize=64)
 def _host(origin: Origin) -> str:
     scheme, host, port = origin
     shown = f"[{host}]" if ":" in host else host

@@ -40,7 +40,7 @@ from jobgate.config import SourceSettings
 from jobgate.internals.httpx import Fetched
 from jobgate.internals.httpx_aiohttp import SessionTransport
 from jobgate.upstream.errors import DEFAULT_MAX_ANSWER_BYTES, AnswerTooLarge
-from jobgate.upstream.reads import ReadPool, connect_failure
+from jobgate.upstream.reads import KEEPALIVE, ReadPool, connect_failure
 
 # Distinct upstream URLs whose parsed form is kept (a job read is one URL per id).
 URL_CACHE_SIZE = 4096
@@ -233,7 +233,9 @@ def production_transport(settings: SourceSettings) -> httpx.AsyncBaseTransport:
 
     def session() -> aiohttp.ClientSession:
         # Called on first use, inside the running loop. No cookie jar: see UpstreamClient.
-        connector = aiohttp.TCPConnector(limit=settings.max_concurrency, keepalive_timeout=5.0)
+        connector = aiohttp.TCPConnector(
+            limit=settings.max_concurrency, keepalive_timeout=KEEPALIVE
+        )
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     reads = None
